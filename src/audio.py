@@ -1,0 +1,135 @@
+"""Audio I/O and the log-mel features of SPEC §1 (the data contract), with librosa.
+
+One definition used by preprocessing, copy synthesis in eval, and the tests' references.
+"""
+import os
+import tempfile
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+SAMPLE_RATE = 22050
+HOP = 256
+N_FFT = 1024
+WIN = 1024
+N_MELS = 80
+FMIN = 0.0
+FMAX = 8000.0
+LOG_FLOOR = 1e-5
+
+_MEL_BASIS = {}
+
+
+class AudioError(ValueError):
+    """Bad audio or feature input; the message names the file and the problem in one line."""
+
+
+def mel_basis(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX):
+    key = (sr, n_fft, n_mels, fmin, fmax)
+    if key not in _MEL_BASIS:
+        # librosa's defaults: Slaney mel scale (htk=False) and Slaney area normalisation.
+        _MEL_BASIS[key] = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    return _MEL_BASIS[key]
+
+
+def log_mel(audio, sr=SAMPLE_RATE, n_fft=N_FFT, hop=HOP, win=WIN, n_mels=N_MELS, fmin=FMIN, fmax=FMAX):
+    """float audio (1-D, [-1, 1]) -> float32 log-mel (n_mels, 1 + len // hop)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    spec = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop, win_length=win, window="hann",
+                               center=True, pad_mode="reflect"))
+    mel = mel_basis(sr, n_fft, n_mels, fmin, fmax) @ spec
+    return np.log(np.maximum(mel, LOG_FLOOR)).astype(np.float32)
+
+
+def normalize_mel(mel):
+    """What the network sees, in training and inference: (log_mel + 5) / 5."""
+    return (mel + 5.0) / 5.0
+
+
+def read_audio(path, target_sr=SAMPLE_RATE, log=None):
+    """Read an audio file as mono float32 at target_sr.
+
+    Returns (audio, info) where info says whether it was resampled or mixed down. Raises
+    AudioError naming the file for unreadable, empty or silent-by-construction input.
+    """
+    try:
+        data, sr = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises several types for bad files
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AudioError(f"{path}: not readable audio ({reason})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: zero-length audio")
+    info = {"orig_sr": sr, "channels": data.shape[1], "resampled": False, "downmixed": False}
+    if data.shape[1] > 1:
+        data = data.mean(axis=1, keepdims=True)
+        info["downmixed"] = True
+    audio = data[:, 0]
+    if sr != target_sr:
+        audio = librosa.resample(audio, orig_sr=sr, target_sr=target_sr, res_type="soxr_hq")
+        info["resampled"] = True
+    if not np.all(np.isfinite(audio)):
+        raise AudioError(f"{path}: audio contains NaN or infinite samples")
+    return audio.astype(np.float32), info
+
+
+def _atomic_target(path):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    os.close(fd)
+    return tmp
+
+
+def write_wav(path, audio, sr=SAMPLE_RATE):
+    """Write 16-bit PCM mono WAV atomically (temp file + rename): never a half-written file."""
+    audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    tmp = _atomic_target(path)
+    try:
+        sf.write(tmp, audio, sr, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_npy(path, array):
+    """np.save atomically (temp file + rename)."""
+    tmp = _atomic_target(path)
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, array)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_mel(path, n_mels=N_MELS):
+    """Load a log-mel .npy (n_mels, T) and validate it; AudioError names the file otherwise."""
+    if not str(path).endswith(".npy"):
+        raise AudioError(f"{path}: not a .npy mel file")
+    try:
+        mel = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file") from None
+    except Exception as e:
+        raise AudioError(f"{path}: not a readable .npy file ({str(e).splitlines()[0]})") from None
+    return check_mel(mel, str(path), n_mels)
+
+
+def check_mel(mel, name, n_mels=N_MELS):
+    mel = np.asarray(mel)
+    if mel.ndim != 2:
+        raise AudioError(f"{name}: expected a 2-D log-mel ({n_mels}, frames), got shape {mel.shape}")
+    if mel.shape[0] != n_mels:
+        raise AudioError(f"{name}: expected {n_mels} mel channels, got shape {mel.shape}")
+    if mel.shape[1] == 0:
+        raise AudioError(f"{name}: mel has zero frames")
+    if not np.issubdtype(mel.dtype, np.floating):
+        raise AudioError(f"{name}: mel must be floating point, got {mel.dtype}")
+    if not np.all(np.isfinite(mel)):
+        raise AudioError(f"{name}: mel contains NaN or infinite values")
+    return mel.astype(np.float32)

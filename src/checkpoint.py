@@ -1,0 +1,117 @@
+"""Checkpoint files: atomic, checksummed saving and strict loading.
+
+Layout of a training checkpoint (written by train.py): generator and discriminator parameters
+under their zoo names (`conv1d_1.conv.weight`, `dis1.conv2.0.conv.weight`, ...), optimizer states
+under `optimizer_g.` / `optimizer_d.`, and scalars `epoch`, `step`, `loss_scale`. The zoo's public
+generator-only checkpoint is the same names without the rest, so one loader serves both.
+"""
+import os
+import tempfile
+
+import mindspore as ms
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used; the message names the file and the problem in one line."""
+
+
+def save_checkpoint(save_obj, path, append_dict=None):
+    """Save atomically with a CRC: a kill at any moment leaves the previous file intact.
+
+    `save_obj` is a Cell or a list of {"name", "data"} dicts (mindspore.save_checkpoint's input).
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    os.close(fd)
+    os.remove(tmp)  # mindspore.save_checkpoint wants to create the file itself
+    try:
+        ms.save_checkpoint(save_obj, tmp, append_dict=append_dict, crc_check=True)
+        if not os.path.exists(tmp) and os.path.exists(tmp + ".ckpt"):
+            tmp_file = tmp + ".ckpt"
+        else:
+            tmp_file = tmp
+        os.replace(tmp_file, path)
+    finally:
+        for leftover in (tmp, tmp + ".ckpt"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+
+
+def read_checkpoint(path):
+    """Load a checkpoint file into a dict of name -> Parameter, with clear one-line errors."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    if os.path.isdir(path):
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path}: checkpoint file is empty")
+    try:
+        # crc_check=True verifies files saved with a CRC and still reads ones saved without.
+        params = ms.load_checkpoint(path, crc_check=True)
+    except (ValueError, RuntimeError, TypeError, OSError) as e:
+        raise CheckpointError(f"{path}: damaged or not a MindSpore checkpoint (failed to parse or checksum "
+                              f"mismatch: {str(e).splitlines()[0][:120]})") from None
+    if not params:
+        raise CheckpointError(f"{path}: checkpoint holds no parameters")
+    return params
+
+
+def _strip_to(net_names, params):
+    """Map each of the net's parameter names to the checkpoint key that holds it.
+
+    Accepts exact names and names under one wrapper prefix (e.g. `generator.` or `network.`),
+    never optimizer states (`moment1.`, `optimizer_g.` ...).
+    """
+    skip = ("moment1.", "moment2.", "optimizer_", "beta1_power", "beta2_power", "learning_rate", "global_step")
+    keys = [k for k in params if not any(s in k for s in skip)]
+    mapping = {}
+    for name in net_names:
+        if name in params:
+            mapping[name] = name
+            continue
+        hits = [k for k in keys if k.endswith("." + name)]
+        if len(hits) == 1:
+            mapping[name] = hits[0]
+    return mapping
+
+
+def load_into(net, params, path, what="network"):
+    """Load `params` (from read_checkpoint) into `net`; a missing parameter is an error.
+
+    mindspore.load_param_into_net only warns about missing parameters, leaving them random;
+    here any parameter the net has but the file lacks stops with a message naming the file.
+    """
+    net_names = [p.name for p in net.get_parameters()]
+    mapping = _strip_to(net_names, params)
+    if not mapping:
+        raise CheckpointError(f"{path}: not a MelGAN {what} checkpoint (none of its {len(net_names)} parameters, "
+                              f"e.g. '{net_names[0]}', are in the file)")
+    missing = [n for n in net_names if n not in mapping]
+    if missing:
+        raise CheckpointError(f"{path}: {len(missing)} {what} parameter(s) missing from the checkpoint, "
+                              f"e.g. '{missing[0]}'")
+    selected = {}
+    for name, key in mapping.items():
+        param = params[key]
+        selected[name] = ms.Parameter(param.data if isinstance(param, ms.Parameter) else param, name=name)
+    try:
+        not_loaded, _ = ms.load_param_into_net(net, selected, strict_load=True)
+    except (ValueError, RuntimeError, TypeError) as e:
+        raise CheckpointError(f"{path}: does not fit the {what} ({str(e).splitlines()[0][:160]})") from None
+    if not_loaded:
+        raise CheckpointError(f"{path}: {len(not_loaded)} {what} parameter(s) not loaded, e.g. '{not_loaded[0]}'")
+    return net
+
+
+def scalar(params, key, default=None):
+    """A scalar stored with append_dict (epoch, step, loss_scale), as a Python number."""
+    if key not in params:
+        return default
+    value = params[key]
+    value = value.asnumpy() if hasattr(value, "asnumpy") else value
+    try:
+        return value.item()
+    except AttributeError:
+        return value

@@ -1,0 +1,39 @@
+"""MelGAN losses (SPEC §4): least-squares GAN plus feature matching.
+
+Both take the MultiDiscriminator's outputs: a tuple over scales of 7-tuples
+(6 feature maps, then the score map).
+"""
+import mindspore.nn as nn
+import mindspore.ops as ops
+
+
+def msq(x):
+    """Mean over the batch of the sum over (channel, time) of x**2."""
+    return ops.mean(ops.sum(ops.square(x), dim=(1, 2)))
+
+
+class DiscriminatorLoss(nn.Cell):
+    """L_D = sum_k msq(s_k(fake)) + msq(s_k(real) - 1); callers pass fake from a detached G."""
+
+    def construct(self, fake_outputs, real_outputs):
+        loss = 0.0
+        for fake, real in zip(fake_outputs, real_outputs):
+            loss = loss + msq(fake[-1]) + msq(real[-1] - 1.0)
+        return loss
+
+
+class GeneratorLoss(nn.Cell):
+    """L_G = sum_k msq(s_k(fake) - 1) + feat_weight * sum_k sum_j mean|f_kj(fake) - f_kj(real)|."""
+
+    def __init__(self, feat_weight=10.0):
+        super().__init__()
+        self.feat_weight = feat_weight
+
+    def construct(self, fake_outputs, real_outputs):
+        adv = 0.0
+        feat = 0.0
+        for fake, real in zip(fake_outputs, real_outputs):
+            adv = adv + msq(fake[-1] - 1.0)
+            for j in range(len(fake) - 1):
+                feat = feat + ops.mean(ops.abs(fake[j] - ops.stop_gradient(real[j])))
+        return adv + self.feat_weight * feat

@@ -1,0 +1,102 @@
+"""Checkpoints: public names load with nothing missing; damage and foreign files are refused."""
+import os
+
+import numpy as np
+import pytest
+import mindspore as ms
+
+from src.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint, scalar
+from src.model import Generator
+from tests.test_model import SPEC_G_NAMES
+
+
+def _public_style_ckpt(path, seed=0):
+    """A checkpoint written the way the zoo's public one is: plain names, 4-D weights, no CRC."""
+    ms.set_seed(seed)
+    src = Generator(0.2)
+    ms.save_checkpoint(src, str(path))  # plain MindSpore save, no wrapper, no CRC
+    return src
+
+
+def test_public_names_load_with_nothing_missing(tmp_path):
+    path = tmp_path / "melgan_20-215_176000.ckpt"
+    src = _public_style_ckpt(path, seed=11)
+    params = ms.load_checkpoint(str(path))
+    assert sorted(params) == sorted(SPEC_G_NAMES)
+    ms.set_seed(99)
+    dst = Generator(0.2)
+    not_loaded, unused = ms.load_param_into_net(dst, params)
+    assert not_loaded == [] and unused == []
+    load_into(Generator(0.2), read_checkpoint(path), path, "generator")
+    for a, b in zip(src.get_parameters(), dst.get_parameters()):
+        np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
+
+
+def test_prefixed_names_load(tmp_path):
+    ms.set_seed(4)
+    src = Generator(0.2)
+    items = [{"name": "generator." + p.name, "data": p.data} for p in src.get_parameters()]
+    items += [{"name": "moment1.generator." + p.name, "data": p.data * 0} for p in src.get_parameters()]
+    path = tmp_path / "wrapped.ckpt"
+    save_checkpoint(items, str(path), append_dict={"epoch": 3, "step": 70})
+    dst = load_into(Generator(0.2), read_checkpoint(path), path, "generator")
+    np.testing.assert_array_equal(src.conv1d_1.conv.weight.asnumpy(), dst.conv1d_1.conv.weight.asnumpy())
+    params = read_checkpoint(path)
+    assert scalar(params, "epoch") == 3 and scalar(params, "step") == 70
+
+
+def test_missing_parameter_is_an_error(tmp_path):
+    ms.set_seed(0)
+    items = [{"name": p.name, "data": p.data} for p in Generator(0.2).get_parameters() if p.name != "rses_2.block3.4.conv.bias"]
+    path = tmp_path / "partial.ckpt"
+    save_checkpoint(items, str(path))
+    with pytest.raises(CheckpointError, match="rses_2.block3.4.conv.bias"):
+        load_into(Generator(0.2), read_checkpoint(path), path, "generator")
+
+
+def test_other_network_is_refused(tmp_path):
+    path = tmp_path / "other.ckpt"
+    save_checkpoint([{"name": "fc.weight", "data": ms.Tensor(np.ones((3, 3), np.float32))}], str(path))
+    with pytest.raises(CheckpointError, match="not a MelGAN generator checkpoint"):
+        load_into(Generator(0.2), read_checkpoint(path), path, "generator")
+
+
+def test_wrong_shape_is_refused(tmp_path):
+    ms.set_seed(0)
+    items = [{"name": p.name, "data": p.data} for p in Generator(0.2).get_parameters()]
+    items[0] = {"name": items[0]["name"], "data": ms.Tensor(np.ones((4, 4, 1, 7), np.float32))}
+    path = tmp_path / "shape.ckpt"
+    save_checkpoint(items, str(path))
+    with pytest.raises(CheckpointError, match=str(path.name)):
+        load_into(Generator(0.2), read_checkpoint(path), path, "generator")
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "flipped", "missing"])
+def test_damaged_files_are_refused_with_one_line(tmp_path, damage):
+    path = tmp_path / "g.ckpt"
+    ms.set_seed(0)
+    save_checkpoint(Generator(0.2), str(path))
+    data = bytearray(path.read_bytes())
+    if damage == "empty":
+        data = b""
+    elif damage == "truncated":
+        data = data[: len(data) // 3]
+    elif damage == "garbage":
+        data = os.urandom(4096)
+    elif damage == "flipped":
+        for i in (len(data) // 2, len(data) // 2 + 1001):
+            data[i] ^= 0x10
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError) as err:
+        read_checkpoint(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_atomic_save_leaves_no_temp_files(tmp_path):
+    path = tmp_path / "a.ckpt"
+    save_checkpoint(Generator(0.2), str(path))
+    save_checkpoint(Generator(0.2), str(path))  # overwrite in place
+    assert sorted(os.listdir(tmp_path)) == ["a.ckpt"]
