@@ -1,0 +1,254 @@
+"""Export the generator of a checkpoint to MINDIR, AIR or ONNX (the zoo's export.py).
+
+    python export.py --format MINDIR --checkpoint_path melgan.ckpt [--model_name melgan]
+                     [--eval_length 240] [--dynamic_length True] [--verify]
+
+The model's input is the normalized log-mel `[1, mel_num, eval_length]` (the zoo's fixed window);
+`--dynamic_length True` makes the frame axis dynamic (MINDIR only: MindSpore's ONNX exporter
+refuses dynamic shapes). ONNX uses `src.export_nets.OnnxGenerator`, the same function written with
+operators the exporter converts. `--verify` loads the exported file back (MINDIR through
+`mindspore.load` + `nn.GraphCell`, ONNX through onnxruntime) and compares with the checkpoint's
+output before the file gets its final name. The file is written under a temporary name and renamed,
+so an interrupted export never leaves a half-written model under the final name.
+"""
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+FORMATS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
+# The seed documents `--format` and `--model_name`; config.yaml calls them file_format / file_name.
+ALIASES = {"--format": "--file_format", "--model_name": "--file_name"}
+VERIFY_TOLERANCE = 1e-4
+TMP_TAG = ".export-tmp-"
+
+
+class ExportError(Exception):
+    """One-line reason an export cannot be done."""
+
+
+def translate_argv(argv):
+    """Map the seed's flag names onto config keys; a bare `--verify` means `--verify True`."""
+    out = []
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if name in ALIASES:
+            arg = ALIASES[name] + eq + value
+        out.append(arg)
+        if arg == "--verify" and (i + 1 == len(argv) or argv[i + 1].startswith("--")):
+            out.append("True")
+    return out
+
+
+def output_path(file_name, file_format):
+    suffix = FORMATS[file_format]
+    return file_name if file_name.lower().endswith(suffix) else file_name + suffix
+
+
+def check_options(cfg):
+    """Validate the export settings before any heavy work; returns (format, final output path)."""
+    fmt = str(cfg.file_format).upper()
+    if fmt not in FORMATS:
+        raise ExportError(f"--format must be one of {', '.join(FORMATS)}, got {cfg.file_format!r}")
+    if cfg.eval_length <= 0 or cfg.mel_num <= 0:
+        raise ExportError(f"eval_length and mel_num must be positive, got {cfg.eval_length} and {cfg.mel_num}")
+    if cfg.dynamic_length and fmt != "MINDIR":
+        raise ExportError(f"a dynamic frame axis (--dynamic_length True) is only supported for MINDIR; "
+                          f"MindSpore's {fmt} export needs a fixed input, e.g. --eval_length {cfg.eval_length}")
+    if fmt == "AIR" and cfg.device_target != "Ascend":
+        raise ExportError(f"AIR export needs an Ascend device (device_target is {cfg.device_target}); "
+                          f"use --format MINDIR or ONNX here, or run with --device_target Ascend on Ascend")
+    if not cfg.checkpoint_path:
+        raise ExportError("--checkpoint_path is required")
+    if not cfg.file_name or cfg.file_name.endswith(("/", os.sep)):
+        raise ExportError(f"--model_name must name a file, got {cfg.file_name!r}")
+    return fmt, os.path.abspath(output_path(cfg.file_name, fmt))
+
+
+def check_writable(path):
+    """Fail early, naming the folder, if the model could not be written there."""
+    directory = os.path.dirname(path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=TMP_TAG, dir=directory)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise ExportError(f"{directory}: cannot write the exported model there ({e.strerror or e})") from None
+
+
+def remove_stale_temps(path):
+    """Temporary files of earlier exports that were killed (their process is gone)."""
+    directory, base = os.path.split(path)
+    prefix = "." + base + TMP_TAG
+    for name in os.listdir(directory):
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                os.remove(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def load_generator(checkpoint_path, alpha):
+    from src.checkpoint import load_into, read_checkpoint
+    from src.model import Generator
+
+    params = read_checkpoint(checkpoint_path)
+    generator = load_into(Generator(alpha), params, checkpoint_path, "generator")
+    generator.set_train(False)
+    return generator
+
+
+def export_to(net, example, fmt, path):
+    """Export under a temporary name in the target folder; returns that temporary path.
+
+    MindSpore only accepts file names matching [0-9a-zA-Z@_-.:/\\], so the export runs inside the
+    target folder with a plain relative name (the folder itself may contain any character).
+    """
+    import mindspore as ms
+
+    directory, base = os.path.split(path)
+    tmp_name = f".{base}{TMP_TAG}{os.getpid()}{FORMATS[fmt]}"
+    if not all(c.isalnum() or c in "@_-.:" for c in tmp_name):
+        tmp_name = f".model{TMP_TAG}{os.getpid()}{FORMATS[fmt]}"
+    cwd = os.getcwd()
+    os.chdir(directory)
+    try:
+        if fmt == "ONNX":
+            import mindspore.onnx
+
+            mindspore.onnx.export(net, example, file_name=tmp_name, input_names=["mel"], output_names=["audio"])
+        else:
+            ms.export(net, example, file_name=tmp_name, file_format=fmt)
+    finally:
+        os.chdir(cwd)
+    tmp_path = os.path.join(directory, tmp_name)
+    if not os.path.isfile(tmp_path):
+        raise ExportError(f"{path}: MindSpore reported no error but wrote no {fmt} file")
+    return tmp_path
+
+
+def verification_input(mel_num, frames, seed=0):
+    """A deterministic normalized-mel-like input ((log_mel + 5) / 5 lies roughly in [-1.3, 1.4])."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1.3, 1.0, size=(1, mel_num, frames)).astype(np.float32)
+
+
+def run_exported(path, fmt, mel):
+    """Run an exported MINDIR (mindspore.load + GraphCell) or ONNX (onnxruntime) file on `mel`."""
+    if fmt == "MINDIR":
+        import mindspore as ms
+
+        graph = ms.nn.GraphCell(ms.load(path))
+        return graph(ms.Tensor(mel)).asnumpy()
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: mel})[0]
+
+
+def verify(path, fmt, generator, mel_num, lengths):
+    """Compare the exported file with the checkpoint's generator; returns [(frames, max_abs_diff)]."""
+    import mindspore as ms
+
+    results = []
+    for frames in lengths:
+        mel = verification_input(mel_num, frames)
+        expected = generator(ms.Tensor(mel)).asnumpy()
+        got = run_exported(path, fmt, mel)
+        if got.shape != expected.shape:
+            raise ExportError(f"{path}: verification failed: output shape {got.shape}, checkpoint gives "
+                              f"{expected.shape} for {frames} frames")
+        diff = float(np.max(np.abs(got - expected)))
+        if not diff <= VERIFY_TOLERANCE:
+            raise ExportError(f"{path}: verification failed: max |exported - checkpoint| = {diff:.3g} "
+                              f"> {VERIFY_TOLERANCE:g} at {frames} frames")
+        results.append((frames, diff))
+    return results
+
+
+def export(cfg):
+    """Export cfg.checkpoint_path's generator as cfg.file_format; returns the final path."""
+    fmt, path = check_options(cfg)
+    check_writable(path)
+    remove_stale_temps(path)
+
+    import mindspore as ms
+
+    try:
+        ms.set_device(cfg.device_target, cfg.device_id)
+    except (RuntimeError, ValueError) as e:
+        raise ExportError(f"device {cfg.device_target} is not usable here ({str(e).splitlines()[0]})") from None
+
+    from src.checkpoint import CheckpointError
+
+    try:
+        generator = load_generator(cfg.checkpoint_path, cfg.leaky_alpha)
+    except CheckpointError as e:
+        raise ExportError(str(e)) from None
+
+    if cfg.dynamic_length:
+        example = ms.Tensor(shape=[1, cfg.mel_num, None], dtype=ms.float32)
+    else:
+        example = ms.Tensor(np.zeros((1, cfg.mel_num, cfg.eval_length), np.float32))
+    net = generator
+    if fmt == "ONNX":
+        from src.export_nets import OnnxGenerator
+
+        net = OnnxGenerator(generator, cfg.leaky_alpha)
+        net.set_train(False)
+
+    shape = f"[1, {cfg.mel_num}, {'None' if cfg.dynamic_length else cfg.eval_length}]"
+    print(f"exporting {cfg.checkpoint_path} as {fmt}, input {shape} -> {path}", flush=True)
+    tmp_path = None
+    try:
+        try:
+            tmp_path = export_to(net, example, fmt, path)
+        except (RuntimeError, ValueError, TypeError, OSError) as e:
+            raise ExportError(f"{path}: {fmt} export failed ({str(e).strip().splitlines()[0][:200]})") from None
+        if cfg.verify:
+            if fmt == "AIR":
+                print("verify: skipped (MindSpore cannot load AIR back; check it with ATC on the Ascend host)")
+            else:
+                lengths = [cfg.eval_length]
+                if cfg.dynamic_length:
+                    lengths.append(cfg.eval_length // 2 + 7)  # a second, unrelated length
+                for frames, diff in verify(tmp_path, fmt, generator, cfg.mel_num, lengths):
+                    print(f"verify: {frames} frames, max |exported - checkpoint| = {diff:.3g} "
+                          f"(<= {VERIFY_TOLERANCE:g})", flush=True)
+        os.replace(tmp_path, path)
+        tmp_path = None
+    finally:
+        if tmp_path and os.path.exists(tmp_path):
+            os.remove(tmp_path)
+    print(f"exported {path} ({os.path.getsize(path) / 1e6:.1f} MB)", flush=True)
+    return path
+
+
+def main(argv=None):
+    from src.model_utils.config import get_config
+
+    argv = translate_argv(list(sys.argv[1:] if argv is None else argv))
+    cfg = get_config(argv)
+    try:
+        export(cfg)
+    except ExportError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+    main()
