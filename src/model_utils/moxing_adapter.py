@@ -5,6 +5,7 @@ set. (The PyPI package of that name is unrelated: never install it.)
 """
 import functools
 import os
+import zlib
 
 from src.model_utils import config as config_module
 
@@ -41,7 +42,9 @@ def sync_data(from_path, to_path):
     """Copy from_path to to_path once per server: the first device copies, the others wait."""
     mox = _moxing()
     global _global_sync_count
-    sync_lock = "/tmp/copy_sync.lock" + str(_global_sync_count)
+    # One lock per (job, source, destination): a lock left by an earlier job must not skip this copy.
+    key = zlib.crc32(f"{get_job_id()}|{from_path}|{to_path}".encode())
+    sync_lock = f"/tmp/copy_sync.lock{_global_sync_count}.{key:08x}"
     _global_sync_count += 1
     if get_device_id() % min(get_device_num(), 8) == 0 and not os.path.exists(sync_lock):
         print(f"[modelarts] copying {from_path} -> {to_path}", flush=True)
@@ -55,13 +58,18 @@ def sync_data(from_path, to_path):
         time.sleep(1)
 
 
-def moxing_wrapper(pre_process=None, post_process=None):
-    """Decorator: on ModelArts copy inputs in before `run_func` and outputs out after it."""
+def moxing_wrapper(pre_process=None, post_process=None, config=None):
+    """Decorator: on ModelArts copy inputs in before `run_func` and outputs out after it.
+
+    `config` is the run's Config (train.py builds its own from argv); default: the global one.
+    """
+    explicit_config = config
 
     def wrapper(run_func):
         @functools.wraps(run_func)
         def wrapped_func(*args, **kwargs):
-            config = config_module.config  # read at call time: importing this module parses nothing
+            # read at call time: importing this module parses nothing
+            config = explicit_config if explicit_config is not None else config_module.config
             if config.enable_modelarts:
                 if config.data_url:
                     sync_data(config.data_url, config.data_path)

@@ -1,0 +1,256 @@
+"""MelGAN training mechanics (SPEC §4): train-one-step cells with dynamic loss scaling, the two
+Adam optimizers, and save/restore of the full training state.
+
+One iteration = one generator step on (mel, wav), then one discriminator step on (mel_d, wav_d).
+Each step cell scales the loss with `mindspore.amp.DynamicLossScaler`, unscales the gradients,
+checks them with `mindspore.amp.all_finite` (works on CPU, GPU and Ascend, unlike the zoo's NPU
+float-status ops) and skips the update when they are not finite, which also lowers the scale.
+"""
+import os
+import re
+
+import mindspore as ms
+import mindspore.nn as nn
+import mindspore.ops as ops
+from mindspore import amp
+
+from src.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint, scalar
+from src.loss import DiscriminatorLoss, GeneratorLoss
+from src.model import Generator, MultiDiscriminator
+
+AMP_LEVELS = ("auto", "O0", "O2", "O3")
+# Adam's state besides the weights it updates; saved under optimizer_g. / optimizer_d.
+_OPT_STATE = ("moment1", "moment2")
+_OPT_SCALARS = ("beta1_power", "beta2_power", "global_step")
+
+
+def resolve_amp_level(amp_level, device_target):
+    """`auto` -> O0 (fp32) on CPU, where fp16 runs ~2.2x slower; O2 (fp16, the zoo's) on GPU/Ascend."""
+    if amp_level not in AMP_LEVELS:
+        # O1 is refused on purpose: MindSpore 2.10's O1 rewrite of nn.LeakyReLU fails (NameError).
+        raise ValueError(f"amp_level must be one of {', '.join(AMP_LEVELS)}, got {amp_level!r}")
+    if amp_level == "auto":
+        return "O0" if device_target == "CPU" else "O2"
+    return amp_level
+
+
+class GeneratorWithLoss(nn.Cell):
+    """L_G of the generator's output on (mel, wav); gradients flow into G only (see TrainStep)."""
+
+    def __init__(self, generator, discriminator):
+        super().__init__(auto_prefix=False)  # keep the zoo's parameter names
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = GeneratorLoss()
+
+    def construct(self, mel, wav):
+        fake = self.generator(mel)
+        return self.loss(self.discriminator(fake), self.discriminator(wav))
+
+
+class DiscriminatorWithLoss(nn.Cell):
+    """L_D on a fake waveform produced (without gradient) by the generator, and the real one."""
+
+    def __init__(self, discriminator):
+        super().__init__(auto_prefix=False)
+        self.discriminator = discriminator
+        self.loss = DiscriminatorLoss()
+
+    def construct(self, fake, wav):
+        return self.loss(self.discriminator(fake), self.discriminator(wav))
+
+
+class ScaledTrainStep(nn.Cell):
+    """One optimizer step of `loss_net` under dynamic loss scaling.
+
+    Returns (loss, grads_finite, scale_used). Gradients are averaged across ranks first when
+    `group_size > 1` (MindSpore's DistributedGradReducer), so every rank takes the same decision.
+    """
+
+    def __init__(self, loss_net, optimizer, scaler, group_size=1):
+        super().__init__(auto_prefix=False)
+        self.loss_net = loss_net
+        self.optimizer = optimizer
+        self.weights = optimizer.parameters
+        self.scaler = scaler
+        self.grad = ops.GradOperation(get_by_list=True, sens_param=True)
+        self.reducer = nn.DistributedGradReducer(self.weights, mean=True, degree=group_size) \
+            if group_size > 1 else nn.Identity()
+
+    def run(self, *inputs):
+        loss = self.loss_net(*inputs)
+        scale = self.scaler.scale_value
+        sens = ops.cast(scale, loss.dtype) * ops.ones_like(loss)
+        grads = self.grad(self.loss_net, self.weights)(*inputs, sens)
+        grads = self.reducer(grads)
+        grads = self.scaler.unscale(grads)
+        finite = amp.all_finite(grads)
+        self.scaler.adjust(finite)
+        if finite:
+            self.optimizer(grads)
+        return loss, finite, scale
+
+
+class GeneratorTrainStep(ScaledTrainStep):
+    def construct(self, mel, wav):
+        return self.run(mel, wav)
+
+
+class DiscriminatorTrainStep(ScaledTrainStep):
+    def __init__(self, generator, loss_net, optimizer, scaler, group_size=1):
+        super().__init__(loss_net, optimizer, scaler, group_size)
+        self.generator = generator
+
+    def construct(self, mel_d, wav_d):
+        fake = ops.stop_gradient(self.generator(mel_d))
+        return self.run(fake, wav_d)
+
+
+def _named_scaler(cfg, suffix):
+    scaler = amp.DynamicLossScaler(scale_value=float(cfg.loss_scale), scale_factor=int(cfg.loss_scale_factor),
+                                   scale_window=int(cfg.loss_scale_window))
+    # Distinct names: the two scalers' parameters must not clash (both are called "scale_value").
+    scaler.scale_value.name = f"loss_scale{suffix}"
+    scaler.counter.name = f"loss_scale_counter{suffix}"
+    return scaler
+
+
+def build_optimizers(generator, discriminator, cfg):
+    """Adam for G and for D (SPEC §4: lr 1e-4, betas (0.9, 0.999), no weight decay by default)."""
+    opt_g = nn.Adam(generator.trainable_params(), learning_rate=cfg.lr_g, beta1=cfg.beta1, beta2=cfg.beta2,
+                    weight_decay=cfg.weight_decay)
+    opt_d = nn.Adam(discriminator.trainable_params(), learning_rate=cfg.lr_d, beta1=cfg.beta1, beta2=cfg.beta2,
+                    weight_decay=cfg.weight_decay)
+    # Both optimizers would own parameters named global_step/beta1_power/...; a name clash breaks a
+    # graph holding both, so the discriminator's get their own names.
+    for name in _OPT_SCALARS + ("learning_rate",):
+        param = getattr(opt_d, name, None)
+        if isinstance(param, ms.Parameter):
+            param.name = "d_" + param.name
+    return opt_g, opt_d
+
+
+def _optimizer_state(optimizer):
+    """(key, Parameter) of an Adam optimizer's state; keys are independent of renaming above."""
+    items = []
+    for group in _OPT_STATE:
+        for weight, moment in zip(optimizer.parameters, getattr(optimizer, group)):
+            items.append((f"{group}.{weight.name}", moment))
+    for name in _OPT_SCALARS:
+        items.append((name, getattr(optimizer, name)))
+    return items
+
+
+class MelGANTrainer:
+    """Networks, optimizers, step cells and the checkpointed state of one training run."""
+
+    def __init__(self, cfg, group_size=1):
+        self.cfg = cfg
+        self.amp_level = resolve_amp_level(cfg.amp_level, cfg.device_target)
+        self.generator = Generator(cfg.leaky_alpha)
+        self.discriminator = MultiDiscriminator()
+        g_net, d_net = self.generator, self.discriminator
+        if self.amp_level != "O0":
+            g_net = amp.auto_mixed_precision(g_net, self.amp_level)
+            d_net = amp.auto_mixed_precision(d_net, self.amp_level)
+        self.opt_g, self.opt_d = build_optimizers(self.generator, self.discriminator, cfg)
+        self.scaler_g, self.scaler_d = _named_scaler(cfg, ""), _named_scaler(cfg, "_d")
+        self.g_step = GeneratorTrainStep(GeneratorWithLoss(g_net, d_net), self.opt_g, self.scaler_g, group_size)
+        self.d_step = DiscriminatorTrainStep(g_net, DiscriminatorWithLoss(d_net), self.opt_d, self.scaler_d,
+                                             group_size)
+        self.g_step.set_train()
+        self.d_step.set_train()
+        self.epoch = 1          # the epoch being trained (1-based, as logged)
+        self.step = 0           # optimizer iterations completed, over all epochs
+        self.skipped = 0        # steps (G or D) skipped for non-finite gradients in this run
+
+    def train_step(self, mel, wav, mel_d, wav_d):
+        """One iteration: a G step then a D step. Returns (loss_G, loss_D) as Python floats."""
+        loss_g, finite_g, _ = self.g_step(mel, wav)
+        loss_d, finite_d, _ = self.d_step(mel_d, wav_d)
+        self.skipped += int(not bool(finite_g)) + int(not bool(finite_d))
+        self.step += 1
+        return float(loss_g.asnumpy()), float(loss_d.asnumpy())
+
+    @property
+    def loss_scale(self):
+        return float(self.scaler_g.scale_value.asnumpy())
+
+    # ---- checkpoints ----
+    def checkpoint_items(self):
+        """mindspore.save_checkpoint's list input: G and D under zoo names, then optimizer states."""
+        items = [{"name": p.name, "data": p} for p in self.generator.get_parameters()]
+        items += [{"name": p.name, "data": p} for p in self.discriminator.get_parameters()]
+        for prefix, opt in (("optimizer_g.", self.opt_g), ("optimizer_d.", self.opt_d)):
+            items += [{"name": prefix + key, "data": param} for key, param in _optimizer_state(opt)]
+        return items
+
+    def save(self, path):
+        save_checkpoint(self.checkpoint_items(), path, append_dict={
+            "epoch": int(self.epoch), "step": int(self.step),
+            "loss_scale": float(self.scaler_g.scale_value.asnumpy()),
+            "loss_scale_d": float(self.scaler_d.scale_value.asnumpy()),
+            "loss_scale_counter": int(self.scaler_g.counter.asnumpy()),
+            "loss_scale_counter_d": int(self.scaler_d.counter.asnumpy()),
+        })
+
+    def restore(self, path):
+        """Load a checkpoint. A full training checkpoint resumes everything (returns "resume");
+        a generator-only one (like the zoo's public file) loads G for fine-tuning ("finetune")."""
+        params = read_checkpoint(path)
+        load_into(self.generator, params, path, "generator")
+        if not any(k.startswith("optimizer_g.") for k in params):
+            if any(k.startswith("dis1.") for k in params):
+                load_into(self.discriminator, params, path, "discriminator")
+            return "finetune"
+        load_into(self.discriminator, params, path, "discriminator")
+        for prefix, opt in (("optimizer_g.", self.opt_g), ("optimizer_d.", self.opt_d)):
+            _load_state(_optimizer_state(opt), params, prefix, path)
+        self.epoch = int(scalar(params, "epoch", 1))
+        self.step = int(scalar(params, "step", 0))
+        scale = scalar(params, "loss_scale", self.cfg.loss_scale)
+        for scaler, suffix in ((self.scaler_g, ""), (self.scaler_d, "_d")):
+            scaler.scale_value.set_data(ms.Tensor(float(scalar(params, "loss_scale" + suffix, scale)), ms.float32))
+            scaler.counter.set_data(ms.Tensor(int(scalar(params, "loss_scale_counter" + suffix, 0)), ms.int32))
+        return "resume"
+
+
+def _load_state(items, params, prefix, path):
+    """Copy optimizer state from the checkpoint; anything missing or misshapen is an error."""
+    for key, param in items:
+        name = prefix + key
+        if name not in params:
+            raise CheckpointError(f"{path}: optimizer state '{name}' missing from the checkpoint")
+        value = params[name]
+        value = value.data if isinstance(value, ms.Parameter) else value
+        if tuple(value.shape) != tuple(param.shape):
+            raise CheckpointError(f"{path}: optimizer state '{name}' has shape {tuple(value.shape)}, "
+                                  f"expected {tuple(param.shape)}")
+        param.set_data(ms.Tensor(value.asnumpy(), param.dtype))
+
+
+def checkpoint_name(prefix, epoch, step):
+    """MindSpore's naming: {prefix}-{epoch}_{step}.ckpt (as melgan_20-215_176000.ckpt)."""
+    return f"{prefix}-{epoch}_{step}.ckpt"
+
+
+def list_checkpoints(directory, prefix):
+    """This run's checkpoints in `directory`, oldest (lowest step) first."""
+    pattern = re.compile(re.escape(prefix) + r"-(\d+)_(\d+)\.ckpt$")
+    found = []
+    for name in os.listdir(directory) if os.path.isdir(directory) else []:
+        match = pattern.match(name)
+        if match:
+            found.append((int(match.group(2)), int(match.group(1)), os.path.join(directory, name)))
+    return [path for _, _, path in sorted(found)]
+
+
+def prune_checkpoints(directory, prefix, keep):
+    """Remove the oldest checkpoints beyond `keep` (keep <= 0 keeps all)."""
+    if keep <= 0:
+        return []
+    paths = list_checkpoints(directory, prefix)
+    removed = paths[:-keep] if len(paths) > keep else []
+    for path in removed:
+        os.remove(path)
+    return removed
