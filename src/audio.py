@@ -73,6 +73,38 @@ def read_audio(path, target_sr=SAMPLE_RATE, log=None):
     return audio.astype(np.float32), info
 
 
+def quantize_pcm16(audio):
+    """Float audio -> exactly what a 16-bit WAV stores and reads back (int16 / 32768), so features
+    computed from it match the written file bit for bit."""
+    pcm = np.clip(np.round(np.asarray(audio, dtype=np.float64) * 32768.0), -32768, 32767)
+    return (pcm / 32768.0).astype(np.float32)
+
+
+def check_wav_complete(path):
+    """AudioError if a RIFF/WAVE file holds less audio data than its header declares.
+
+    libsndfile reads a truncated WAV silently (just shorter), so a cut-off copy would pass as audio.
+    Streamed WAVs that leave the size as 0 or 0xFFFFFFFF are accepted; other formats are not checked.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        offset = 12
+        while offset + 8 <= size:
+            f.seek(offset)
+            chunk = f.read(8)
+            declared = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                available = size - offset - 8
+                if declared not in (0, 0xFFFFFFFF) and available < declared:
+                    raise AudioError(f"{path}: truncated WAV (header declares {declared} bytes of audio, "
+                                     f"file has {available})")
+                return
+            offset += 8 + declared + (declared & 1)
+
+
 def _atomic_target(path):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -81,30 +113,38 @@ def _atomic_target(path):
     return tmp
 
 
-def write_wav(path, audio, sr=SAMPLE_RATE):
-    """Write 16-bit PCM mono WAV atomically (temp file + rename): never a half-written file."""
-    audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+def _write_atomically(path, write):
+    """write(tmp) to a temp file beside `path`, then rename it into place; never a half-written file."""
     tmp = _atomic_target(path)
     try:
-        sf.write(tmp, audio, sr, subtype="PCM_16", format="WAV")
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write_wav(path, audio, sr=SAMPLE_RATE):
+    """Write 16-bit PCM mono WAV atomically (temp file + rename): never a half-written file."""
+    audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    _write_atomically(path, lambda tmp: sf.write(tmp, audio, sr, subtype="PCM_16", format="WAV"))
 
 
 def save_npy(path, array):
     """np.save atomically (temp file + rename)."""
-    tmp = _atomic_target(path)
-    try:
+    def write(tmp):
         with open(tmp, "wb") as f:
             np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    _write_atomically(path, write)
+
+
+def write_text(path, text):
+    """Write a text file atomically (temp file + rename)."""
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+    _write_atomically(path, write)
 
 
 def load_mel(path, n_mels=N_MELS):

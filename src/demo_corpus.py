@@ -11,7 +11,7 @@ import tempfile
 import numpy as np
 import soundfile as sf
 
-from src.audio import SAMPLE_RATE
+from src.audio import SAMPLE_RATE, write_text
 
 # Harvard sentences (IEEE 1969, public domain): phonetically balanced, varied length.
 SENTENCES = [
@@ -107,8 +107,5 @@ def make_demo_corpus(out_dir, num_utterances=40, voices=None, seed=0):
         name = f"DEMO-{i + 1:04d}"
         _speak(text, voice, speed, pitch, os.path.join(wav_dir, name + ".wav"))
         rows.append(f"{name}|{text}|{text}\n")
-    fd, tmp = tempfile.mkstemp(prefix=".metadata.", suffix=".csv", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.writelines(rows)
-    os.replace(tmp, os.path.join(out_dir, "metadata.csv"))
+    write_text(os.path.join(out_dir, "metadata.csv"), "".join(rows))
     return out_dir

@@ -1,0 +1,239 @@
+"""Turn a speech corpus into the zoo's dataset layout (SPEC §1), with nothing but this repo.
+
+    python preprocess.py --input_dir CORPUS --output_dir DATASET [--val_size N] [--num_workers K]
+
+CORPUS is an LJ Speech-style folder (metadata.csv + wavs/) or any folder of audio files. DATASET gets
+train/wav/NAME.wav (16-bit mono 22050 Hz), train/mel/NAME.npy (log-mel (80, 1 + samples // 256)),
+val/NAME.npy (held-out mels for eval.py), val_wav/NAME.wav (their reference audio) and
+manifest.json. Safe to rerun after an interruption: finished files are skipped, and every output is
+written to a temp file and renamed, so none is ever half-written.
+"""
+import argparse
+import glob
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+
+import soundfile as sf
+from tqdm import tqdm
+
+from src.audio import (HOP, SAMPLE_RATE, AudioError, check_wav_complete, log_mel, quantize_pcm16,
+                       read_audio, save_npy, write_text, write_wav)
+from src.audio import FMAX, FMIN, LOG_FLOOR, N_FFT, N_MELS, WIN
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
+MANIFEST = "manifest.json"
+
+
+def warn(message):
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
+def find_utterances(input_dir):
+    """[(name, audio path)] in a stable order, and [(path, reason)] for entries that cannot be used."""
+    metadata = os.path.join(input_dir, "metadata.csv")
+    items, problems, seen = [], [], {}
+    if os.path.isfile(metadata):
+        # LJ Speech: "ID|text|normalized text" per line; audio in wavs/ID.wav
+        with open(metadata, encoding="utf-8", errors="replace") as f:
+            for line_no, line in enumerate(f, 1):
+                name = line.split("|", 1)[0].strip()
+                if not name:
+                    continue
+                path = os.path.join(input_dir, "wavs", name + ".wav")
+                if name in seen:
+                    problems.append((f"{metadata}:{line_no}", f"{name} listed again (first on line {seen[name]})"))
+                elif not os.path.isfile(path):
+                    problems.append((path, f"listed in metadata.csv (line {line_no}) but missing"))
+                else:
+                    seen[name] = line_no
+                    items.append((name, path))
+        return items, problems
+    for path in sorted(glob.glob(os.path.join(input_dir, "**", "*"), recursive=True)):
+        if not path.lower().endswith(AUDIO_EXTENSIONS) or not os.path.isfile(path):
+            continue
+        rel = os.path.relpath(path, input_dir)
+        if any(part.startswith(".") for part in rel.split(os.sep)):
+            continue
+        name = os.path.splitext(rel)[0].replace(os.sep, "_")
+        if name in seen:
+            problems.append((path, f"same output name {name!r} as {seen[name]}"))
+            continue
+        seen[name] = path
+        items.append((name, path))
+    return items, problems
+
+
+def choose_val(names, val_size):
+    """Deterministic held-out set: the names with the smallest SHA-1, so it does not depend on file
+    order and stays the same when the corpus grows. At least one utterance is left for training."""
+    count = max(0, min(val_size, len(names) - 1))
+    return set(sorted(names, key=lambda n: hashlib.sha1(n.encode("utf-8")).hexdigest())[:count])
+
+
+def output_paths(out_dir, name, split):
+    """(wav, mel) written for one utterance in `split`."""
+    if split == "train":
+        return os.path.join(out_dir, "train", "wav", name + ".wav"), os.path.join(out_dir, "train", "mel", name + ".npy")
+    return os.path.join(out_dir, "val_wav", name + ".wav"), os.path.join(out_dir, "val", name + ".npy")
+
+
+def process_one(job):
+    """Worker: one utterance -> 16-bit mono 22050 Hz WAV + its log-mel. Returns a result dict."""
+    name, path, split, out_dir = job
+    wav_path, mel_path = output_paths(out_dir, name, split)
+    result = {"name": name, "path": path, "split": split, "status": "done", "seconds": 0.0}
+    if os.path.exists(wav_path) and os.path.exists(mel_path):
+        result.update(status="kept", seconds=sf.info(wav_path).frames / SAMPLE_RATE)
+        return result
+    try:
+        if os.path.getsize(path) == 0:
+            raise AudioError(f"{path}: empty file")
+        check_wav_complete(path)
+        audio, info = read_audio(path, SAMPLE_RATE)
+    except AudioError as e:
+        result.update(status="bad", reason=str(e).replace(f"{path}: ", "", 1))
+        return result
+    # The written WAV is what training reads, so the mel is computed from exactly those samples.
+    audio = quantize_pcm16(audio)
+    write_wav(wav_path, audio, SAMPLE_RATE)
+    save_npy(mel_path, log_mel(audio))
+    result.update(info, seconds=len(audio) / SAMPLE_RATE)
+    return result
+
+
+def remove_other_split(out_dir, name, split):
+    """Drop outputs left in the other split by an earlier run with another --val_size."""
+    for p in output_paths(out_dir, name, "val" if split == "train" else "train"):
+        if os.path.exists(p):
+            os.remove(p)
+
+
+def remove_stale_temp_files(out_dir):
+    """Temp files of a killed run (SIGKILL leaves no chance to clean up)."""
+    for sub in ("train/wav", "train/mel", "val", "val_wav", "."):
+        for p in glob.glob(os.path.join(out_dir, sub, ".*.tmp")):
+            os.remove(p)
+
+
+def run_jobs(jobs, num_workers):
+    """Yield process_one results, in parallel, with a progress bar."""
+    bar = tqdm(total=len(jobs), unit="file", desc="preprocess", dynamic_ncols=True)
+    try:
+        if num_workers <= 1:
+            for job in jobs:
+                yield process_one(job)
+                bar.update()
+            return
+        with multiprocessing.Pool(num_workers) as pool:
+            for result in pool.imap_unordered(process_one, jobs, chunksize=1):
+                yield result
+                bar.update()
+    finally:
+        bar.close()
+
+
+def note_conversions(result, noted):
+    """Say once per run that audio is being resampled / mixed down (with the first file as example)."""
+    if result.get("resampled") and "resampled" not in noted:
+        noted.add("resampled")
+        tqdm.write(f"note: resampling audio to {SAMPLE_RATE} Hz (first: {result['path']} at {result['orig_sr']} Hz)")
+    if result.get("downmixed") and "downmixed" not in noted:
+        noted.add("downmixed")
+        tqdm.write(f"note: mixing multi-channel audio down to mono (first: {result['path']}, "
+                   f"{result['channels']} channels)")
+
+
+def write_manifest(out_dir, input_dir, train, val, bad, seconds):
+    manifest = {
+        "source": os.path.abspath(input_dir),
+        "features": {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop_size": HOP, "win_length": WIN,
+                     "window": "hann", "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX, "log_floor": LOG_FLOOR,
+                     "mel": "natural log of max(mel, log_floor), float32 (80, 1 + samples // hop); "
+                            "the network sees (mel + 5) / 5"},
+        "train": sorted(train), "val": sorted(val),
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "skipped": [{"file": f, "reason": r} for f, r in bad],
+    }
+    write_text(os.path.join(out_dir, MANIFEST), json.dumps(manifest, indent=1) + "\n")
+
+
+def preprocess(input_dir, output_dir, val_size=10, num_workers=None):
+    """Run the whole preprocessing; returns the manifest's counts. SystemExit(one line) on failure."""
+    if not os.path.isdir(input_dir):
+        raise SystemExit(f"error: {input_dir}: no such folder")
+    if val_size < 0:
+        raise SystemExit(f"error: --val_size must be >= 0, got {val_size}")
+    num_workers = num_workers or os.cpu_count() or 1
+    for sub in ("train/wav", "train/mel", "val", "val_wav"):
+        os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
+    remove_stale_temp_files(output_dir)
+
+    items, problems = find_utterances(input_dir)
+    bad = list(problems)
+    for path, reason in problems:
+        warn(f"skipped {path}: {reason}")
+    val_names = choose_val([n for n, _ in items], val_size)
+    jobs = [(n, p, "val" if n in val_names else "train", output_dir) for n, p in items]
+
+    start, noted, processed_seconds = time.time(), set(), 0.0
+    counts = {"done": 0, "kept": 0, "resampled": 0, "downmixed": 0}
+    done = {"train": [], "val": []}
+    seconds = {"train": 0.0, "val": 0.0}
+    try:
+        for result in run_jobs(jobs, num_workers):
+            if result["status"] == "bad":
+                bad.append((result["path"], result["reason"]))
+                warn(f"skipped {result['path']}: {result['reason']}")
+                continue
+            note_conversions(result, noted)
+            counts[result["status"]] += 1
+            counts["resampled"] += bool(result.get("resampled"))
+            counts["downmixed"] += bool(result.get("downmixed"))
+            if result["status"] == "done":
+                processed_seconds += result["seconds"]
+            done[result["split"]].append(result["name"])
+            seconds[result["split"]] += result["seconds"]
+            remove_other_split(output_dir, result["name"], result["split"])
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted: finished files are kept; rerun the same command to continue") from None
+    wall = time.time() - start
+
+    if not done["train"] and done["val"]:
+        # every training candidate was bad: train on one held-out utterance rather than on nothing
+        name = done["val"].pop()
+        result = process_one((name, dict(items)[name], "train", output_dir))
+        remove_other_split(output_dir, name, "train")
+        done["train"].append(name)
+        seconds["val"] -= result["seconds"]
+        seconds["train"] += result["seconds"]
+    write_manifest(output_dir, input_dir, done["train"], done["val"], bad, seconds)
+
+    print(f"preprocess: {len(done['train'])} train + {len(done['val'])} val utterances "
+          f"({seconds['train'] / 60:.1f} + {seconds['val'] / 60:.1f} min of audio) in {output_dir}; "
+          f"{counts['done']} processed ({counts['resampled']} resampled, {counts['downmixed']} mixed down), "
+          f"{counts['kept']} already done, {len(bad)} skipped; {wall:.1f} s"
+          + (f" ({processed_seconds / max(wall, 1e-9):.0f} s of audio per s)" if counts["done"] else ""))
+    if not done["train"]:
+        raise SystemExit(f"error: {input_dir}: no usable audio ({len(bad)} files skipped)")
+    return {"train": len(done["train"]), "val": len(done["val"]), "skipped": len(bad),
+            "processed": counts["done"], "kept": counts["kept"], "resampled": counts["resampled"],
+            "downmixed": counts["downmixed"], "seconds": sum(seconds.values()),
+            "processed_seconds": processed_seconds, "wall": wall}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--input_dir", required=True, help="LJ Speech-style folder or any folder of audio files")
+    parser.add_argument("--output_dir", required=True, help="dataset folder to create or complete")
+    parser.add_argument("--val_size", type=int, default=10, help="utterances held out in val/ (default 10)")
+    parser.add_argument("--num_workers", type=int, default=None, help="processes (default: all cores)")
+    args = parser.parse_args(argv)
+    preprocess(args.input_dir, args.output_dir, args.val_size, args.num_workers)
+
+
+if __name__ == "__main__":
+    main()
