@@ -242,6 +242,9 @@ def export(cfg):
 def main(argv=None):
     from src.model_utils.config import get_config
 
+    # MindSpore's INFO/WARNING lines (e.g. "ckpt file do not contain the crc code") would bury the
+    # one-line messages of this tool; GLOG_v set by the user still wins.
+    os.environ.setdefault("GLOG_v", "3")
     argv = translate_argv(list(sys.argv[1:] if argv is None else argv))
     cfg = get_config(argv)
     try:

@@ -117,8 +117,10 @@ int main(int argc, char **argv) {
   mindspore::Model model;
   mindspore::Status status = model.Build(FLAGS_mindir_path, mindspore::ModelType::kMindIR, context);
   if (status != mindspore::kSuccess) {
+    // The runtime's status is generic ("Common error code."); its log says more.
     return Fail(FLAGS_mindir_path + ": cannot load the model on " + FLAGS_device_target + " (" +
-                FirstLine(status.ToString()) + ")");
+                FirstLine(status.ToString()) + "): damaged, not a MINDIR, too new for this runtime, " +
+                "or no " + FLAGS_device_target + " device/runtime here");
   }
   std::vector<mindspore::MSTensor> model_inputs = model.GetInputs();
   if (model_inputs.size() != 1 || model_inputs[0].Shape().size() != 3) {
