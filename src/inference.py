@@ -219,7 +219,7 @@ class Vocoder:
     the zoo's fixed `eval_length` windows, cross-faded (SPEC §5).
     """
 
-    def __init__(self, generator, fast=True, mode="whole", eval_length=240, chunk_frames=512,
+    def __init__(self, generator, fast=True, mode="whole", eval_length=240, chunk_frames=240,
                  context=CONTEXT_FRAMES):
         if mode not in ("whole", "window"):
             raise ValueError(f"mode must be 'whole' or 'window', got {mode!r}")
@@ -232,6 +232,7 @@ class Vocoder:
         self.eval_length = eval_length
         self.chunk_frames = chunk_frames
         self.context = context
+        self.shapes_seen = set()  # input shapes compiled so far (a new shape costs a graph compile)
 
     @classmethod
     def from_checkpoint(cls, path, device_target="CPU", alpha=0.2, **kwargs):
@@ -240,6 +241,7 @@ class Vocoder:
 
     def run(self, normalized):
         """The network on normalized mel (B, 80, T) -> numpy (B, 256·T)."""
+        self.shapes_seen.add(tuple(normalized.shape))
         out = self._compiled(ms.Tensor(np.ascontiguousarray(normalized, dtype=np.float32)))
         return out.asnumpy()[:, 0, :]
 

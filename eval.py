@@ -1,0 +1,232 @@
+"""Synthesize audio with a trained MelGAN generator (the zoo's eval.py), and report its quality.
+
+    python eval.py --eval_data_path DATASET/val --eval_model_path CKPT --output_path OUT [--plot True]
+                   [--eval_mode whole|window] [--eval_length 240] [--chunk_frames 240]
+
+Inputs (a folder, or one file): `.npy` log-mels (SPEC §1) are vocoded; `.wav` files are
+copy-synthesized (SPEC log-mel, then the vocoder). Each becomes OUT/NAME.wav (16-bit, 22050 Hz,
+exactly 256 × frames samples). Where the reference audio is known (WAV input, or a val mel whose
+WAV is in DATASET/val_wav or --reference_path) OUT/report.csv and report.json get log-mel L1,
+MCD, STOI and PESQ; the real-time factor is always reported. `--plot True` adds OUT/NAME.png.
+Every output is written to a temp file and renamed: a killed run leaves only complete files,
+and rerunning finishes the job. Bad input stops with one line naming the file.
+"""
+import csv
+import glob
+import io
+import json
+import os
+import sys
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from src import metrics
+from src.audio import (HOP, N_MELS, SAMPLE_RATE, AudioError, check_wav_complete, load_mel, log_mel,
+                       read_audio, write_text, write_wav)
+from src.checkpoint import CheckpointError
+from src.model_utils.config import get_config
+
+INPUT_EXTENSIONS = (".npy", ".wav")
+REPORT_COLUMNS = ("name", "frames", "seconds", "synth_seconds", "rtf", "x_real_time", "graph_compiled",
+                  "log_mel_l1", "mcd_db", "stoi", "pesq_wb")
+
+
+class EvalError(ValueError):
+    """Unusable input or output location; the message is one line naming the path."""
+
+
+def check_config(cfg):
+    """Values this eval cannot honour stop with one line (types are checked by get_config)."""
+    if cfg.eval_mode not in ("whole", "window"):
+        raise EvalError(f"--eval_mode must be 'whole' or 'window', got {cfg.eval_mode!r}")
+    if cfg.eval_length < 8:
+        raise EvalError(f"--eval_length must be at least 8 frames, got {cfg.eval_length}")
+    if cfg.chunk_frames < 1:
+        raise EvalError(f"--chunk_frames must be positive, got {cfg.chunk_frames}")
+    fixed = {"hop_size": HOP, "mel_num": N_MELS, "sample": SAMPLE_RATE}
+    for key, value in fixed.items():
+        if getattr(cfg, key) != value:
+            raise EvalError(f"--{key} must be {value} for this network (SPEC §1), got {getattr(cfg, key)!r}")
+
+
+def list_inputs(path):
+    """[(name, path)] of the .npy/.wav inputs under `path` (a folder or one file), sorted."""
+    if not os.path.exists(path):
+        raise EvalError(f"{path}: no such file or folder")
+    if os.path.isfile(path):
+        if not path.lower().endswith(INPUT_EXTENSIONS):
+            raise EvalError(f"{path}: not a .npy mel or .wav file")
+        files = [path]
+    else:
+        files = sorted(os.path.join(path, f) for f in os.listdir(path)
+                       if f.lower().endswith(INPUT_EXTENSIONS) and not f.startswith("."))
+        if not files:
+            raise EvalError(f"{path}: no .npy or .wav files to synthesize")
+    items, seen = [], {}
+    for f in files:
+        name = os.path.splitext(os.path.basename(f))[0]
+        if name in seen:
+            raise EvalError(f"{f}: same name as {seen[name]}; both would be written to {name}.wav")
+        seen[name] = f
+        items.append((name, f))
+    return items
+
+
+def find_reference(npy_path, data_path, reference_path):
+    """The WAV a val mel was computed from, if known: --reference_path/NAME.wav, else the
+    dataset's val_wav/NAME.wav (preprocess.py's layout), else train/wav/NAME.wav."""
+    name = os.path.splitext(os.path.basename(npy_path))[0] + ".wav"
+    folder = data_path if os.path.isdir(data_path) else os.path.dirname(os.path.abspath(data_path))
+    root = os.path.dirname(os.path.abspath(folder))
+    candidates = [os.path.join(reference_path, name)] if reference_path else [
+        os.path.join(root, "val_wav", name), os.path.join(root, "wav", name)]
+    return next((c for c in candidates if os.path.isfile(c)), None)
+
+
+def prepare_output(output_path, names):
+    """Create the folder, prove it is writable, and drop temp files a killed run left behind."""
+    try:
+        os.makedirs(output_path, exist_ok=True)
+        probe = os.path.join(output_path, f".write_test_{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise EvalError(f"{output_path}: cannot write output there ({e.strerror or e})") from None
+    for name in list(names) + ["report"]:
+        for stale in glob.glob(os.path.join(glob.escape(output_path), f".{glob.escape(name)}.*.tmp")):
+            os.remove(stale)
+
+
+def read_input(path, data_path, reference_path):
+    """(log-mel, reference audio or None, reference path or None) for one input file."""
+    if path.lower().endswith(".wav"):
+        check_wav_complete(path)
+        audio, _ = read_audio(path)
+        return log_mel(audio), audio, path
+    mel = load_mel(path)
+    ref_path = find_reference(path, data_path, reference_path)
+    reference = None
+    if ref_path is not None:
+        check_wav_complete(ref_path)
+        reference, _ = read_audio(ref_path)
+    return mel, reference, ref_path
+
+
+def plot_spectrograms(path, reference_mel, synthesized_mel, title):
+    """PNG with the reference (or input) log-mel above the synthesized one; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    vmin, vmax = float(np.log(1e-5)), float(max(reference_mel.max(), synthesized_mel.max()))
+    for ax, mel, label in ((axes[0], reference_mel, "reference"), (axes[1], synthesized_mel, "synthesized")):
+        im = ax.imshow(mel, origin="lower", aspect="auto", interpolation="none", vmin=vmin, vmax=vmax)
+        ax.set_title(f"{title}: {label} log-mel")
+        ax.set_ylabel("mel band")
+    axes[1].set_xlabel("frame")
+    fig.colorbar(im, ax=axes, shrink=0.8)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(buffer.getvalue())
+    os.replace(tmp, path)
+
+
+def _fmt(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def summarize(rows):
+    """Means over the files that have each value (compile-free runs only for the speed)."""
+    mean = {"name": "MEAN"}
+    for key in REPORT_COLUMNS[1:]:
+        pool = rows if key not in ("rtf", "x_real_time", "synth_seconds") else \
+            [r for r in rows if not r["graph_compiled"]] or rows
+        values = [r[key] for r in pool if isinstance(r.get(key), (int, float)) and not isinstance(r[key], bool)]
+        mean[key] = float(np.mean(values)) if values else None
+    mean["graph_compiled"] = None
+    return mean
+
+
+def write_report(output_path, rows):
+    """report.csv + report.json (atomic), and the table on stdout."""
+    mean = summarize(rows)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=REPORT_COLUMNS)
+    writer.writeheader()
+    for row in rows + [mean]:
+        writer.writerow({k: _fmt(row.get(k)) for k in REPORT_COLUMNS})
+    write_text(os.path.join(output_path, "report.csv"), text.getvalue())
+    notes = {"rtf": "synthesis time / audio duration; the mean leaves out calls that compiled a new graph",
+             "mcd_db": f"mel-cepstral distortion over DCT coefficients 1..{metrics.MCD_COEFFS} of the log-mel",
+             "stoi": "None when pystoi is not installed", "pesq_wb": "None when pesq is not installed"}
+    write_text(os.path.join(output_path, "report.json"),
+               json.dumps({"files": rows, "mean": mean, "notes": notes}, indent=1) + "\n")
+    widths = {k: max(len(k), *(len(_fmt(r.get(k))) for r in rows + [mean])) for k in REPORT_COLUMNS}
+    lines = ["  ".join(k.ljust(widths[k]) for k in REPORT_COLUMNS)]
+    lines += ["  ".join(_fmt(r.get(k)).ljust(widths[k]) for k in REPORT_COLUMNS) for r in rows + [mean]]
+    print("\n".join(lines))
+
+
+def run(cfg):
+    check_config(cfg)
+    items = list_inputs(cfg.eval_data_path)
+    prepare_output(cfg.output_path, [name + ".wav" for name, _ in items] + [name + ".png" for name, _ in items])
+    for name, path in items:
+        if os.path.abspath(os.path.join(cfg.output_path, name + ".wav")) == os.path.abspath(path):
+            raise EvalError(f"{path}: output would overwrite this input; choose another --output_path")
+
+    from src.inference import Vocoder  # MindSpore is imported only once the arguments are sane
+
+    vocoder = Vocoder.from_checkpoint(cfg.eval_model_path, device_target=cfg.device_target,
+                                      alpha=cfg.leaky_alpha, mode=cfg.eval_mode, eval_length=cfg.eval_length,
+                                      chunk_frames=cfg.chunk_frames)
+    print(f"load model done: {cfg.eval_model_path} ({cfg.eval_mode} mode, {len(items)} file(s))")
+    rows = []
+    for name, path in tqdm(items, desc="eval", unit="file"):
+        mel, reference, ref_path = read_input(path, cfg.eval_data_path, cfg.reference_path)
+        shapes_before = len(vocoder.shapes_seen)
+        start = time.perf_counter()
+        audio = vocoder(mel, name=path)
+        seconds = time.perf_counter() - start
+        out_wav = os.path.join(cfg.output_path, name + ".wav")
+        write_wav(out_wav, audio)
+        duration = len(audio) / SAMPLE_RATE
+        row = {"name": name, "frames": int(mel.shape[1]), "seconds": duration, "synth_seconds": seconds,
+               "rtf": metrics.real_time_factor(seconds, len(audio)), "x_real_time": duration / seconds,
+               "graph_compiled": len(vocoder.shapes_seen) > shapes_before, "reference": ref_path}
+        if reference is not None:
+            row.update(metrics.compare(reference, audio))
+        rows.append(row)
+        if cfg.plot:
+            ref_mel = log_mel(reference) if reference is not None else mel
+            plot_spectrograms(os.path.join(cfg.output_path, name + ".png"), ref_mel, log_mel(audio), name)
+    write_report(cfg.output_path, rows)
+    print(f"wrote {len(rows)} file(s) to {cfg.output_path}")
+    return rows
+
+
+def main(argv=None):
+    cfg = get_config(argv)
+    try:
+        return run(cfg)
+    except (AudioError, CheckpointError, EvalError) as e:
+        raise SystemExit(f"error: {e}") from None
+    except OSError as e:  # e.g. the disk filled up or the folder vanished mid-run
+        raise SystemExit(f"error: {e.filename or cfg.output_path}: {e.strerror or e}") from None
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
