@@ -21,7 +21,8 @@ from src.audio import AudioError  # noqa: E402
 from src.checkpoint import CheckpointError  # noqa: E402
 from src.model_utils.config import get_config  # noqa: E402
 from src.model_utils.moxing_adapter import moxing_wrapper  # noqa: E402
-from src.trainer import AMP_LEVELS, MelGANTrainer, checkpoint_name, prune_checkpoints  # noqa: E402
+from src.trainer import (AMP_LEVELS, MelGANTrainer, checkpoint_name, prune_checkpoints,  # noqa: E402
+                         remove_stale_temp_files)
 
 DEVICES = ("CPU", "GPU", "Ascend")
 
@@ -113,6 +114,8 @@ def train(cfg):
     is_main = rank_id == 0
     if is_main:
         check_writable(cfg.save_checkpoint_path)
+        for name in remove_stale_temp_files(cfg.save_checkpoint_path, cfg.save_checkpoint_name):
+            print(f"removed {name}: left by a save that was interrupted", flush=True)
 
     from src.dataset import create_dataset, set_epoch  # pylint: disable=import-outside-toplevel
     ms.set_seed(cfg.seed)

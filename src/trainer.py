@@ -245,6 +245,18 @@ def list_checkpoints(directory, prefix):
     return [path for _, _, path in sorted(found)]
 
 
+def remove_stale_temp_files(directory, prefix):
+    """Delete temp files of saves that were killed midway (src.checkpoint's `.NAME.XXXX.tmp`);
+    each is as large as a checkpoint. Call at start, before this run saves anything."""
+    pattern = re.compile(r"\." + re.escape(prefix) + r"-\d+_\d+\.ckpt\..+\.tmp(\.ckpt)?$")
+    removed = []
+    for name in os.listdir(directory) if os.path.isdir(directory) else []:
+        if pattern.match(name):
+            os.remove(os.path.join(directory, name))
+            removed.append(name)
+    return removed
+
+
 def prune_checkpoints(directory, prefix, keep):
     """Remove the oldest checkpoints beyond `keep` (keep <= 0 keeps all)."""
     if keep <= 0:
