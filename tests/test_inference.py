@@ -49,3 +49,147 @@ def test_merge_windows_checks_its_input():
         merge_windows(np.zeros((1, 240 * 256), np.float32), 300)
     with pytest.raises(ValueError, match="samples"):
         merge_windows(np.zeros((1, 100), np.float32), 10)
+
+
+# ---- fast generator, Vocoder, chunking, streaming ----
+import mindspore as ms  # noqa: E402
+
+from src.audio import AudioError  # noqa: E402
+from src.checkpoint import CheckpointError, save_checkpoint  # noqa: E402
+from src.inference import CONTEXT_FRAMES, FastGenerator, Vocoder  # noqa: E402
+from src.model import Generator  # noqa: E402
+from tests.test_model import numpy_generator  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def generator():
+    ms.set_seed(7)
+    g = Generator(0.2)
+    g.set_train(False)
+    return g
+
+
+@pytest.fixture(scope="module")
+def vocoder(generator):
+    return Vocoder(generator, chunk_frames=60)
+
+
+def _mel(frames, seed=0):
+    return np.random.default_rng(seed).normal(-5, 2, (80, frames)).astype(np.float32)
+
+
+def _plain(generator, normalized):
+    return ms.jit(generator)(ms.Tensor(normalized[None])).asnumpy()[0, 0]
+
+
+def test_fast_generator_equals_plain_and_spec(generator):
+    fast = FastGenerator.from_generator(generator)
+    x = (_mel(40) + 5) / 5
+    want = _plain(generator, x)
+    got = fast(ms.Tensor(x[None])).asnumpy()[0, 0]
+    assert got.shape == (40 * 256,)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    # and against the independent NumPy implementation of SPEC §2
+    params = {p.name: p.asnumpy().astype(np.float64) for p in generator.get_parameters()}
+    np.testing.assert_allclose(fast(ms.Tensor(x[None, :, :6])).asnumpy()[0, 0],
+                               numpy_generator(params, x[:, :6].astype(np.float64))[0], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("frames", [1, 7, 61, 241])
+@pytest.mark.parametrize("mode", ["whole", "window"])
+def test_output_length_is_exactly_256_per_frame(vocoder, frames, mode):
+    audio = vocoder(_mel(frames), mode=mode)
+    assert audio.dtype == np.float32 and audio.shape == (frames * 256,)
+    assert np.all(np.abs(audio) <= 1)
+
+
+def test_single_window_equals_plain_generator(generator, vocoder):
+    mel = _mel(240, seed=1)
+    np.testing.assert_allclose(vocoder(mel, mode="window"), _plain(generator, (mel + 5) / 5), rtol=0, atol=1e-5)
+    short = _mel(100, seed=2)  # zero-padded after normalisation, output cut back
+    padded = np.zeros((80, 240), np.float32)
+    padded[:, :100] = (short + 5) / 5
+    np.testing.assert_allclose(vocoder(short, mode="window"), _plain(generator, padded)[:100 * 256], rtol=0, atol=1e-5)
+
+
+def test_whole_and_window_agree_away_from_seams(vocoder):
+    mel = _mel(500, seed=3)  # windows start at 0, 210, 420
+    whole, window = vocoder(mel, mode="whole"), vocoder(mel, mode="window")
+    c = CONTEXT_FRAMES
+    for lo, hi in ((0, 210 - c), (240 + c, 420 - c)):
+        np.testing.assert_allclose(window[lo * 256: hi * 256], whole[lo * 256: hi * 256], rtol=0, atol=1e-5)
+    # at the zero-padded end of the last window the zoo's mode really differs (the test can fail)
+    assert np.abs(window[-c * 256:] - whole[-c * 256:]).max() > 1e-4
+
+
+def test_chunked_output_equals_one_pass(generator, vocoder):
+    mel = _mel(300, seed=4)
+    one_pass = _plain(generator, (mel + 5) / 5)
+    np.testing.assert_allclose(vocoder(mel), one_pass, rtol=0, atol=1e-5)  # 60-frame chunks
+    too_little_context = Vocoder(generator, chunk_frames=60, context=2)(mel)
+    assert np.abs(too_little_context - one_pass).max() > 1e-3  # context matters: the check is sensitive
+
+
+def test_streaming_equals_one_pass_with_bounded_latency(generator, vocoder):
+    mel = _mel(333, seed=5)
+    one_pass = vocoder(mel)
+    stream = vocoder.stream(chunk_frames=50)
+    pieces, pushed, rng = [], 0, np.random.default_rng(0)
+    while pushed < mel.shape[1]:
+        n = int(rng.integers(1, 40))
+        pieces.append(stream.push(mel[:, pushed: pushed + n]))
+        pushed = min(pushed + n, mel.shape[1])
+        emitted = sum(p.size for p in pieces)
+        assert emitted >= (pushed - stream.latency_frames) * 256  # audio keeps up with the input
+        assert stream.buffer.shape[1] <= 50 + 2 * CONTEXT_FRAMES + 40  # memory does not grow
+    pieces.append(stream.flush())
+    np.testing.assert_allclose(np.concatenate(pieces), one_pass, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((79, 20), np.float32), "80 mel channels"),
+    (np.full((80, 20), np.nan, np.float32), "NaN"),
+    (np.zeros(80, np.float32), "2-D"),
+])
+def test_bad_mel_is_refused_with_its_name(vocoder, bad, match):
+    with pytest.raises(AudioError, match=match) as info:
+        vocoder(bad, name="utt_7.npy")
+    assert "utt_7.npy" in str(info.value) and "\n" not in str(info.value)
+
+
+# ---- the three checkpoint kinds ----
+def _items(net, prefix=""):
+    return [{"name": prefix + p.name, "data": p.data} for p in net.get_parameters()]
+
+
+def test_three_checkpoint_kinds_load(tmp_path, generator):
+    mel = _mel(30, seed=6)
+    want = Vocoder(generator)(mel)
+    zoo = tmp_path / "melgan_20-215_176000.ckpt"
+    ms.save_checkpoint(generator, str(zoo))  # the public file: plain zoo names, no CRC
+    g_only = tmp_path / "generator.ckpt"
+    save_checkpoint(generator, str(g_only))
+    training = tmp_path / "melgan-3_70.ckpt"  # train.py's layout: G + D under zoo names, optimizer states
+    disc = [{"name": "dis1.conv1.1.conv.weight", "data": ms.Tensor(np.ones((16, 1, 1, 15), np.float32))},
+            {"name": "avg1.conv.weight", "data": ms.Tensor(np.ones((1, 1, 1, 5), np.float32))}]
+    opt = [{"name": "optimizer_g.moment1." + p.name, "data": ms.Tensor(np.zeros(p.shape, np.float32))}
+           for p in generator.get_parameters()]
+    save_checkpoint(_items(generator) + disc + opt, str(training), append_dict={"epoch": 3, "step": 70})
+    for path in (zoo, g_only, training):
+        voc = Vocoder.from_checkpoint(str(path), device_target="CPU")
+        np.testing.assert_array_equal(voc(mel), want)
+        np.testing.assert_array_equal(voc.generator.conv1d_1.conv.weight.asnumpy(),
+                                      generator.conv1d_1.conv.weight.asnumpy())
+
+
+def test_missing_parameter_other_network_and_missing_file_are_errors(tmp_path, generator):
+    partial = tmp_path / "partial.ckpt"
+    save_checkpoint([i for i in _items(generator) if i["name"] != "rses_3.shortcut2.conv.weight"], str(partial))
+    with pytest.raises(CheckpointError, match="rses_3.shortcut2.conv.weight"):
+        Vocoder.from_checkpoint(str(partial))
+    other = tmp_path / "resnet.ckpt"
+    save_checkpoint([{"name": "layer1.0.conv1.weight", "data": ms.Tensor(np.ones((4, 4), np.float32))}], str(other))
+    with pytest.raises(CheckpointError, match="resnet.ckpt.*not a MelGAN generator"):
+        Vocoder.from_checkpoint(str(other))
+    with pytest.raises(CheckpointError, match="nothere.ckpt.*not found"):
+        Vocoder.from_checkpoint(str(tmp_path / "nothere.ckpt"))
