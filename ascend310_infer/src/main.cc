@@ -8,7 +8,9 @@
  * so the same source runs on Ascend 310 / Ascend / GPU / CPU. Every failure is one line on stderr
  * naming the file and the problem, and exit status 1.
  */
+#include <fcntl.h>
 #include <gflags/gflags.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -33,12 +35,29 @@ DEFINE_int32(device_id, 0, "device id (Ascend / GPU)");
 DEFINE_int32(cpu_threads, 2, "CPU threads");
 DEFINE_string(output_path, "./result_Files", "folder for the audio windows (NAME_0.bin)");
 DEFINE_string(time_path, "./time_Result", "folder for the timing summary (test_perform_static.txt)");
+DEFINE_string(runtime_log, "", "file for the runtime's own log lines (default TIME_PATH/runtime.log; '-' = stderr)");
 
 namespace {
 
+// The console's stderr. The runtime writes its own [ERROR]/[WARNING] lines to stderr; those are
+// sent to the runtime log so that a failure shows exactly one line of ours.
+int g_console_fd = STDERR_FILENO;
+std::string g_runtime_log = "stderr";
+
 int Fail(const std::string &message) {
-  std::cerr << "error: " << message << std::endl;
+  std::string line = "error: " + message + "\n";
+  if (write(g_console_fd, line.data(), line.size()) < 0) return 1;
   return 1;
+}
+
+void SendRuntimeLogTo(const std::string &path) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) return;  // keep the runtime's lines on stderr rather than lose them
+  g_runtime_log = path;
+  fflush(stderr);
+  g_console_fd = dup(STDERR_FILENO);
+  dup2(fd, STDERR_FILENO);
+  close(fd);
 }
 
 std::string FirstLine(const std::string &text) {
@@ -105,6 +124,9 @@ int main(int argc, char **argv) {
   if (!error.empty()) return Fail(error);
   if (inputs.empty()) return Fail(FLAGS_input0_path + ": no *.bin input windows (run preprocess.py first)");
   if (!MakeDirs(FLAGS_output_path, &error) || !MakeDirs(FLAGS_time_path, &error)) return Fail(error);
+  if (FLAGS_runtime_log != "-") {
+    SendRuntimeLogTo(FLAGS_runtime_log.empty() ? FLAGS_time_path + "/runtime.log" : FLAGS_runtime_log);
+  }
 
   auto device = MakeDevice(FLAGS_device_target);
   if (device == nullptr) {
@@ -120,7 +142,7 @@ int main(int argc, char **argv) {
     // The runtime's status is generic ("Common error code."); its log says more.
     return Fail(FLAGS_mindir_path + ": cannot load the model on " + FLAGS_device_target + " (" +
                 FirstLine(status.ToString()) + "): damaged, not a MINDIR, too new for this runtime, " +
-                "or no " + FLAGS_device_target + " device/runtime here");
+                "or no " + FLAGS_device_target + " device/runtime here; details in " + g_runtime_log);
   }
   std::vector<mindspore::MSTensor> model_inputs = model.GetInputs();
   if (model_inputs.size() != 1 || model_inputs[0].Shape().size() != 3) {
