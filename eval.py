@@ -20,6 +20,7 @@ import sys
 import time
 
 import numpy as np
+import soundfile as sf
 from tqdm import tqdm
 
 from src import metrics
@@ -115,6 +116,22 @@ def read_input(path, data_path, reference_path):
     return mel, reference, ref_path
 
 
+def check_inputs(items):
+    """Validate every input cheaply up front (mels fully, WAVs by header) so a bad file stops the
+    run before any synthesis; read_input re-checks while synthesizing."""
+    for _, path in items:
+        if path.lower().endswith(".wav"):
+            check_wav_complete(path)
+            try:
+                info = sf.info(path)
+            except Exception as e:
+                raise AudioError(f"{path}: not readable audio ({str(e).splitlines()[0] if str(e) else e})") from None
+            if info.frames == 0:
+                raise AudioError(f"{path}: zero-length audio")
+        else:
+            load_mel(path)
+
+
 def plot_spectrograms(path, reference_mel, synthesized_mel, title):
     """PNG with the reference (or input) log-mel above the synthesized one; written atomically."""
     import matplotlib
@@ -187,6 +204,8 @@ def run(cfg):
     for name, path in items:
         if os.path.abspath(os.path.join(cfg.output_path, name + ".wav")) == os.path.abspath(path):
             raise EvalError(f"{path}: output would overwrite this input; choose another --output_path")
+
+    check_inputs(items)  # bad input stops here, before the model is loaded and anything is written
 
     from src.inference import Vocoder  # MindSpore is imported only once the arguments are sane
 

@@ -9,6 +9,7 @@ Both signals are cut to the shorter length first (a vocoder returns 256 × frame
 to 255 more than the audio the mel was computed from).
 """
 import math
+import warnings
 
 import numpy as np
 import scipy.fft
@@ -54,10 +55,16 @@ def stoi_score(reference, synthesized, sr=SAMPLE_RATE):
     if _stoi is None:
         return None
     ref, syn = align(reference, synthesized)
-    try:
-        return float(_stoi(ref.astype(np.float64), syn.astype(np.float64), sr, extended=False))
-    except Exception:  # pystoi raises on clips shorter than its analysis window
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            score = float(_stoi(ref.astype(np.float64), syn.astype(np.float64), sr, extended=False))
+        except Exception:  # pystoi raises on some degenerate inputs
+            return None
+    # Under ~0.4 s of non-silent audio pystoi warns and returns a placeholder 1e-5: not a score.
+    if any("Not enough STFT frames" in str(w.message) for w in caught):
         return None
+    return score
 
 
 def pesq_score(reference, synthesized, sr=SAMPLE_RATE):

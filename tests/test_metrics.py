@@ -51,5 +51,10 @@ def test_mcd_matches_its_definition():
     assert metrics.log_mel_l1(x, 0.5 * x) == pytest.approx(np.log(2), abs=0.05)
 
 
+def test_too_short_for_stoi_is_none_not_a_placeholder():
+    x = _speechlike(seconds=0.2)
+    assert metrics.stoi_score(x, x) is None
+
+
 def test_real_time_factor():
     assert metrics.real_time_factor(0.5, SAMPLE_RATE * 2) == pytest.approx(0.25)

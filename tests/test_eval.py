@@ -1,0 +1,211 @@
+"""eval.py end to end: outputs, report, plots, modes, bad input, damaged checkpoints, kill -9."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mindspore as ms
+import numpy as np
+import pytest
+import soundfile as sf
+
+import eval as eval_script
+from src.audio import SAMPLE_RATE, log_mel, read_audio, save_npy, write_wav
+from src.checkpoint import save_checkpoint
+from src.inference import Vocoder, load_generator
+from src.model import Generator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _tone(seconds, f0=180.0):
+    t = np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE
+    return (0.2 * np.sin(2 * np.pi * f0 * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "melgan.ckpt"
+    ms.set_seed(3)
+    save_checkpoint(Generator(0.2), str(path))
+    return str(path)
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    """preprocess.py's layout: val/NAME.npy and its reference val_wav/NAME.wav; plus one WAV input."""
+    val, refs = tmp_path / "ds" / "val", tmp_path / "ds" / "val_wav"
+    val.mkdir(parents=True)
+    refs.mkdir()
+    write_wav(str(refs / "a.wav"), _tone(0.6))
+    save_npy(str(val / "a.npy"), log_mel(read_audio(str(refs / "a.wav"))[0]))
+    save_npy(str(val / "b.npy"), log_mel(_tone(0.3, 300.0)))  # no reference known
+    write_wav(str(val / "c.wav"), _tone(0.4, 220.0))  # copy synthesis
+    return val
+
+
+def _run(data, ckpt, out, *extra):
+    return eval_script.main(["--eval_data_path", str(data), "--eval_model_path", ckpt,
+                             "--output_path", str(out), *extra])
+
+
+def _one_line_error(excinfo, *needles):
+    message = str(excinfo.value)
+    assert message.startswith("error: ") or message.startswith("config error: ")
+    assert "\n" not in message
+    for needle in needles:
+        assert str(needle) in message
+    return message
+
+
+def test_eval_writes_wavs_report_and_plots(dataset, ckpt, tmp_path, capsys):
+    out = tmp_path / "out"
+    rows = _run(dataset, ckpt, out, "--plot", "True")
+    assert [r["name"] for r in rows] == ["a", "b", "c"]
+    for name, source in (("a", "a.npy"), ("b", "b.npy")):
+        frames = np.load(dataset / source).shape[1]
+        info = sf.info(str(out / f"{name}.wav"))
+        assert (info.samplerate, info.subtype, info.channels, info.frames) == (SAMPLE_RATE, "PCM_16", 1, 256 * frames)
+    c_frames = 1 + int(0.4 * SAMPLE_RATE) // 256
+    assert sf.info(str(out / "c.wav")).frames == 256 * c_frames
+    report = json.loads((out / "report.json").read_text())
+    by_name = {r["name"]: r for r in report["files"]}
+    assert by_name["a"]["reference"].endswith(os.path.join("val_wav", "a.wav"))
+    for name in ("a", "c"):  # references known: val_wav for a, the input itself for c
+        assert by_name[name]["log_mel_l1"] > 0 and by_name[name]["mcd_db"] > 0
+        assert by_name[name]["stoi"] is None or -1 <= by_name[name]["stoi"] <= 1  # None: clip too short
+    assert "mcd_db" not in by_name["b"] and by_name["b"]["rtf"] > 0
+    assert len((out / "report.csv").read_text().strip().splitlines()) == 1 + 3 + 1  # header, files, mean
+    for name in ("a", "b", "c"):
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    printed = capsys.readouterr().out
+    assert "log_mel_l1" in printed and "MEAN" in printed
+    # the synthesized audio is what the Vocoder API returns, quantized to 16 bits
+    want = Vocoder(load_generator(ckpt))(np.load(dataset / "b.npy"))
+    got, _ = sf.read(str(out / "b.wav"), dtype="float32")
+    np.testing.assert_allclose(got, want, atol=1.5 / 32768)
+
+
+def test_window_mode_and_single_file(dataset, ckpt, tmp_path):
+    out = tmp_path / "out_window"
+    _run(dataset / "a.npy", ckpt, out, "--eval_mode", "window", "--eval_length", "16")
+    mel = np.load(dataset / "a.npy")
+    got, _ = sf.read(str(out / "a.wav"), dtype="float32")
+    want = Vocoder(load_generator(ckpt), mode="window", eval_length=16)(mel)
+    assert got.shape == (256 * mel.shape[1],)
+    np.testing.assert_allclose(got, want, atol=1.5 / 32768)
+    assert sorted(os.listdir(out)) == ["a.wav", "report.csv", "report.json"]
+
+
+@pytest.mark.parametrize("bad, needle", [
+    (np.zeros((79, 30), np.float32), "80 mel channels"),
+    (np.full((80, 30), np.nan, np.float32), "NaN"),
+    (np.zeros(80, np.float32), "2-D"),
+    (b"this is not numpy", "not a readable .npy"),
+])
+def test_bad_mel_stops_with_one_line_and_keeps_outputs(dataset, ckpt, tmp_path, bad, needle):
+    out = tmp_path / "out"
+    _run(dataset, ckpt, out)
+    before = {f: (out / f).read_bytes() for f in os.listdir(out)}
+    bad_path = dataset / "z_bad.npy"
+    if isinstance(bad, bytes):
+        bad_path.write_bytes(bad)
+    else:
+        np.save(bad_path, bad)
+    with pytest.raises(SystemExit) as excinfo:
+        _run(dataset, ckpt, out)
+    _one_line_error(excinfo, bad_path, needle)
+    assert {f: (out / f).read_bytes() for f in os.listdir(out)} == before
+
+
+def test_bad_paths_stop_with_one_line(tmp_path, ckpt, dataset):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    with pytest.raises(SystemExit) as excinfo:
+        _run(notes, ckpt, tmp_path / "o1")
+    _one_line_error(excinfo, notes, "not a .npy")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as excinfo:
+        _run(empty, ckpt, tmp_path / "o2")
+    _one_line_error(excinfo, empty, "no .npy or .wav")
+    with pytest.raises(SystemExit) as excinfo:
+        _run(tmp_path / "nowhere", ckpt, tmp_path / "o3")
+    _one_line_error(excinfo, "nowhere", "no such file")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as excinfo:  # output folder cannot be created
+        _run(dataset, ckpt, blocker / "out")
+    _one_line_error(excinfo, blocker / "out", "cannot write")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--eval_mode", "fastest"], "eval_mode"),
+    (["--eval_length", "4"], "eval_length"),
+    (["--eval_length", "many"], "eval_length"),
+    (["--hop_size", "200"], "hop_size"),
+    (["--no_such_key", "1"], "no_such_key"),
+])
+def test_wrong_config_value_stops_with_one_line(dataset, ckpt, tmp_path, args, needle):
+    with pytest.raises(SystemExit) as excinfo:
+        _run(dataset, ckpt, tmp_path / "out", *args)
+    _one_line_error(excinfo, needle)
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "truncated", "garbage", "flipped", "other_network"])
+def test_bad_checkpoint_stops_with_one_line_naming_it(dataset, ckpt, tmp_path, damage):
+    path = tmp_path / f"{damage}.ckpt"
+    data = open(ckpt, "rb").read()
+    if damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif damage == "flipped":
+        flipped = bytearray(data)
+        flipped[len(data) // 2] ^= 0x10
+        path.write_bytes(bytes(flipped))
+    elif damage == "other_network":
+        save_checkpoint([{"name": "encoder.fc.weight", "data": ms.Tensor(np.ones((8, 8), np.float32))}], str(path))
+    with pytest.raises(SystemExit) as excinfo:
+        _run(dataset, str(path), tmp_path / "out")
+    _one_line_error(excinfo, path)
+    assert not any(f.endswith(".wav") for f in os.listdir(tmp_path / "out"))
+
+
+def _complete_wavs(out):
+    names = sorted(f for f in os.listdir(out) if f.endswith(".wav") and not f.startswith("."))
+    for f in names:
+        info = sf.info(os.path.join(out, f))
+        data, _ = sf.read(os.path.join(out, f), dtype="int16")
+        assert info.frames == len(data) == 256 * 120  # every visible output is whole
+    return names
+
+
+def test_kill_9_mid_run_then_rerun_completes(tmp_path, ckpt):
+    data = tmp_path / "mels"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        save_npy(str(data / f"u{i}.npy"), rng.normal(-5, 2, (80, 120)).astype(np.float32))
+    out = tmp_path / "out"
+    cmd = [sys.executable, os.path.join(ROOT, "eval.py"), "--eval_data_path", str(data),
+           "--eval_model_path", ckpt, "--output_path", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if out.exists() and _complete_wavs(out):
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "eval.py finished before it could be killed"
+    assert len(_complete_wavs(out)) < 8
+    rerun = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert _complete_wavs(out) == [f"u{i}.wav" for i in range(8)]
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+    assert len(json.loads((out / "report.json").read_text())["files"]) == 8
