@@ -158,13 +158,12 @@ def train(cfg):
             losses = trainer.train_step(*(ms.Tensor(x) for x in batch))
             now = time.time()
             seconds, tick = now - tick, now
-            if is_main:
-                progress.update(*losses)
-                if trainer.step % cfg.log_every == 0:
-                    progress.log(f"{epoch}epoch {trainer.step}iter loss_G={losses[0]:.6f} "
-                                 f"loss_D={losses[1]:.6f} {seconds:.2f}s/it")
-                if trainer.step % cfg.save_steps == 0:
-                    last_saved = save(trainer, cfg)
+            progress.update(*losses)
+            if trainer.step % cfg.log_every == 0:  # every rank logs its own shard's losses (as the zoo)
+                progress.log(f"{epoch}epoch {trainer.step}iter loss_G={losses[0]:.6f} "
+                             f"loss_D={losses[1]:.6f} {seconds:.2f}s/it")
+            if is_main and trainer.step % cfg.save_steps == 0:
+                last_saved = save(trainer, cfg)
             if trainer.step >= total_steps:
                 break
         if trainer.step >= total_steps:
