@@ -17,6 +17,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
@@ -119,6 +120,11 @@ def remove_stale_temp_files(out_dir):
             os.remove(p)
 
 
+def warm_up():
+    """librosa's first STFT costs ~1.5 s of lazy imports; pay it once, before forking workers."""
+    log_mel(np.zeros(4 * HOP, dtype=np.float32))
+
+
 def run_jobs(jobs, num_workers):
     """Yield process_one results, in parallel, with a progress bar."""
     bar = tqdm(total=len(jobs), unit="file", desc="preprocess", dynamic_ncols=True)
@@ -128,7 +134,9 @@ def run_jobs(jobs, num_workers):
                 yield process_one(job)
                 bar.update()
             return
-        with multiprocessing.Pool(num_workers) as pool:
+        # fork: the workers inherit the warmed-up librosa (see warm_up) instead of paying for it each
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        with multiprocessing.get_context(method).Pool(num_workers) as pool:
             for result in pool.imap_unordered(process_one, jobs, chunksize=1):
                 yield result
                 bar.update()
@@ -183,6 +191,8 @@ def preprocess(input_dir, output_dir, val_size=10, num_workers=None):
     counts = {"done": 0, "kept": 0, "resampled": 0, "downmixed": 0}
     done = {"train": [], "val": []}
     seconds = {"train": 0.0, "val": 0.0}
+    if any(not all(map(os.path.exists, output_paths(output_dir, n, split))) for n, _, split, _ in jobs):
+        warm_up()
     try:
         for result in run_jobs(jobs, num_workers):
             if result["status"] == "bad":
