@@ -5,6 +5,7 @@ ascend310_infer/third_party/ and compiles the app; later runs reuse both.
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import mindspore as ms
 import export
 from src.audio import write_wav
 from src.checkpoint import load_into, read_checkpoint, save_checkpoint
-from src.inference import merge_windows, split_windows
+from src.inference import Vocoder, split_windows
 from src.model import Generator
 from src.model_utils.config import get_config
 
@@ -93,14 +94,11 @@ def mels(work):
 
 @pytest.fixture(scope="module")
 def python_wavs(work, mels, generator):
-    """Python window-mode inference (SPEC §5): split_windows -> generator -> merge_windows -> WAV."""
+    """Python window-mode inference (SPEC §5, what eval.py --eval_mode window does)."""
     out = work / "python_wav"
-    net = generator[1]
+    vocoder = Vocoder(generator[1], mode="window", eval_length=240)
     for name in FRAMES:
-        log_mel = np.load(mels / f"{name}.npy")
-        windows = split_windows(log_mel)
-        audio = np.stack([net(ms.Tensor(w[None])).asnumpy().ravel() for w in windows])
-        write_wav(str(out / f"{name}.wav"), merge_windows(audio, log_mel.shape[1]))
+        write_wav(str(out / f"{name}.wav"), vocoder(np.load(mels / f"{name}.npy")))
     return out
 
 
@@ -220,3 +218,20 @@ def test_kill_mid_run_then_rerun_works(app, work, model, mels, python_wavs, tmp_
     result = script(model, mels, "CPU", cwd=tmp_path, env={"INFER_OUTPUT": str(out)})
     assert result.returncode == 0, result.stderr
     assert_wavs_match(out / "wav", python_wavs)
+
+
+def test_run_eval_cpu_script(work, generator, mels, python_wavs, tmp_path):
+    """scripts/run_eval_cpu.sh: eval.py in the background, log in ./eval.log, same audio as Python."""
+    out = tmp_path / "eval_out"
+    result = run(["bash", os.path.join(ROOT, "scripts", "run_eval_cpu.sh"), "0", generator[0],
+                  "--eval_data_path", str(mels), "--output_path", str(out), "--eval_mode", "window"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "in the background" in result.stdout
+    log = tmp_path / "eval.log"
+    deadline = time.time() + 300
+    while time.time() < deadline and not re.search(r"^(wrote \d+ file|error:)", log.read_text(), re.M):
+        time.sleep(0.2)
+    assert "wrote 2 file(s)" in log.read_text(), log.read_text()[-2000:]
+    assert_wavs_match(out, python_wavs)
+    one_line_error(run(["bash", os.path.join(ROOT, "scripts", "run_eval_ascend.sh"), "0", str(tmp_path / "x.ckpt")]),
+                   "x.ckpt", "not found")
