@@ -33,8 +33,9 @@ def warn(message):
     tqdm.write(f"warning: {message}", file=sys.stderr)
 
 
-def find_utterances(input_dir):
-    """[(name, audio path)] in a stable order, and [(path, reason)] for entries that cannot be used."""
+def find_utterances(input_dir, output_dir=None):
+    """[(name, audio path)] in a stable order, and [(path, reason)] for entries that cannot be used.
+    A folder search leaves out output_dir (a dataset written inside the corpus is not input)."""
     metadata = os.path.join(input_dir, "metadata.csv")
     items, problems, seen = [], [], {}
     if os.path.isfile(metadata):
@@ -57,7 +58,8 @@ def find_utterances(input_dir):
         if not path.lower().endswith(AUDIO_EXTENSIONS) or not os.path.isfile(path):
             continue
         rel = os.path.relpath(path, input_dir)
-        if any(part.startswith(".") for part in rel.split(os.sep)):
+        if any(part.startswith(".") for part in rel.split(os.sep)) or (
+                output_dir and _inside(path, output_dir)):
             continue
         name = os.path.splitext(rel)[0].replace(os.sep, "_")
         if name in seen:
@@ -66,6 +68,10 @@ def find_utterances(input_dir):
         seen[name] = path
         items.append((name, path))
     return items, problems
+
+
+def _inside(path, folder):
+    return os.path.commonpath([os.path.realpath(path), os.path.realpath(folder)]) == os.path.realpath(folder)
 
 
 def choose_val(names, val_size):
@@ -97,6 +103,9 @@ def process_one(job):
         audio, info = read_audio(path, SAMPLE_RATE)
     except AudioError as e:
         result.update(status="bad", reason=str(e).replace(f"{path}: ", "", 1))
+        return result
+    except Exception as e:  # a decoder or resampler failing on odd input: skip the file, not the run
+        result.update(status="bad", reason=f"cannot be decoded ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
         return result
     # The written WAV is what training reads, so the mel is computed from exactly those samples.
     audio = quantize_pcm16(audio)
@@ -180,7 +189,7 @@ def preprocess(input_dir, output_dir, val_size=10, num_workers=None):
         os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
     remove_stale_temp_files(output_dir)
 
-    items, problems = find_utterances(input_dir)
+    items, problems = find_utterances(input_dir, output_dir)
     bad = list(problems)
     for path, reason in problems:
         warn(f"skipped {path}: {reason}")
@@ -242,7 +251,10 @@ def main(argv=None):
     parser.add_argument("--val_size", type=int, default=10, help="utterances held out in val/ (default 10)")
     parser.add_argument("--num_workers", type=int, default=None, help="processes (default: all cores)")
     args = parser.parse_args(argv)
-    preprocess(args.input_dir, args.output_dir, args.val_size, args.num_workers)
+    try:
+        preprocess(args.input_dir, args.output_dir, args.val_size, args.num_workers)
+    except OSError as e:  # cannot write the dataset (permissions, disk full): one line, no traceback
+        raise SystemExit(f"error: {e.filename or args.output_dir}: {e.strerror or e}") from None
 
 
 if __name__ == "__main__":

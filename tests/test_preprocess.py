@@ -1,5 +1,6 @@
 """preprocess.py: SPEC §1 features, the zoo layout, bad input, resampling, reruns."""
 import glob
+import importlib.util
 import json
 import os
 import signal
@@ -12,12 +13,24 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from preprocess import choose_val, preprocess
 from src.audio import log_mel
 from src.dataset import create_dataset
 from src.demo_corpus import make_demo_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load_preprocess():
+    """The repository's preprocess.py by path: ascend310_infer/ has its own module of that name."""
+    spec = importlib.util.spec_from_file_location("melgan_preprocess", os.path.join(ROOT, "preprocess.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_preprocess = _load_preprocess()
+choose_val, preprocess = _preprocess.choose_val, _preprocess.preprocess
 
 
 def reference_log_mel(y):
@@ -122,6 +135,25 @@ def test_every_bad_input_is_skipped_with_one_warning(tmp_path):
     assert "1 train + 0 val" in r.stdout and "4 skipped" in r.stdout
     assert os.listdir(os.path.join(out, "train", "wav")) == ["good.wav"]
     assert len(json.load(open(os.path.join(out, "manifest.json")))["skipped"]) == 4
+
+
+def test_dataset_written_inside_the_corpus_is_not_input(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sf.write(corpus / "a.wav", 0.1 * np.sin(np.arange(6000) / 5.0), 22050, subtype="PCM_16")
+    for _ in range(2):
+        stats = preprocess(str(corpus), str(corpus / "ds"), val_size=0, num_workers=1)
+        assert stats["train"] == 1 and stats["skipped"] == 0
+
+
+def test_unwritable_output_is_one_line(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sf.write(corpus / "a.wav", np.zeros(3000), 22050, subtype="PCM_16")
+    (tmp_path / "file").write_text("not a folder")
+    r = run_cli("--input_dir", str(corpus), "--output_dir", str(tmp_path / "file" / "ds"))
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: ") and "file" in r.stderr
 
 
 def test_metadata_row_naming_a_missing_file(demo, tmp_path):
