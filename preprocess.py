@@ -14,6 +14,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import time
 
@@ -134,6 +135,11 @@ def warm_up():
     log_mel(np.zeros(4 * HOP, dtype=np.float32))
 
 
+def _ignore_sigint():
+    """Workers leave Ctrl-C to the main process, which stops the pool: one message, no tracebacks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_jobs(jobs, num_workers):
     """Yield process_one results, in parallel, with a progress bar."""
     bar = tqdm(total=len(jobs), unit="file", desc="preprocess", dynamic_ncols=True)
@@ -145,7 +151,7 @@ def run_jobs(jobs, num_workers):
             return
         # fork: the workers inherit the warmed-up librosa (see warm_up) instead of paying for it each
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-        with multiprocessing.get_context(method).Pool(num_workers) as pool:
+        with multiprocessing.get_context(method).Pool(num_workers, initializer=_ignore_sigint) as pool:
             for result in pool.imap_unordered(process_one, jobs, chunksize=1):
                 yield result
                 bar.update()

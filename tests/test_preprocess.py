@@ -250,6 +250,25 @@ def test_rerun_after_interruption_leaves_a_complete_dataset(tmp_path):
         open(os.path.join(clean, "manifest.json")))["train"]
 
 
+def test_ctrl_c_stops_with_one_line(tmp_path):
+    corpus, out = long_corpus(str(tmp_path / "corpus"), count=16), str(tmp_path / "ds")
+    proc = subprocess.Popen([sys.executable, "preprocess.py", "--input_dir", corpus, "--output_dir", out], cwd=ROOT,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and len(glob.glob(os.path.join(out, "train", "mel", "*.npy"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("interrupted: finished files are kept")
+    r = run_cli("--input_dir", corpus, "--output_dir", out)
+    assert r.returncode == 0 and "0 skipped" in r.stdout and "already done" in r.stdout
+    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    assert len(manifest["train"]) + len(manifest["val"]) == 16
+
+
 def test_rerun_redoes_half_finished_pairs_and_moves_split(demo, tmp_path):
     out = str(tmp_path / "ds")
     preprocess(demo, out, val_size=1, num_workers=1)
