@@ -311,15 +311,24 @@ class VocoderStream:
         self.closed = True
         if self.received == self.emitted:
             return np.zeros(0, dtype=np.float32)
-        return self._emit(self.received, self.received)
+        # The tail is computed from the last chunk + 2·context frames, the shape every middle
+        # chunk has, so no graph is compiled for it (fewer than chunk + context frames remain).
+        return self._emit(self.received, self.received, max(0, self.received - self.span))
 
-    def _emit(self, out_end, in_end):
-        in_start = max(0, self.emitted - self.context)
+    @property
+    def span(self):
+        return self.chunk + 2 * self.context
+
+    def _emit(self, out_end, in_end, in_start=None):
+        if in_start is None:
+            in_start = max(0, self.emitted - self.context)
         window = self.buffer[:, in_start - self.buffer_start: in_end - self.buffer_start]
         out = self.vocoder.run(window[None])[0]
         audio = out[(self.emitted - in_start) * HOP: (out_end - in_start) * HOP]
         self.emitted = out_end
-        keep_from = max(0, self.emitted - self.context)  # older frames are never needed again
+        # Older frames are never needed again: the next chunk starts `context` before `emitted`,
+        # and the tail at flush reaches back at most one span from the end.
+        keep_from = max(0, min(self.emitted - self.context, self.received - self.span))
         self.buffer = self.buffer[:, keep_from - self.buffer_start:]
         self.buffer_start = keep_from
         return audio

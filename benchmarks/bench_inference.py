@@ -1,0 +1,237 @@
+"""Inference speed and memory, measured side by side in one run.
+
+    python benchmarks/bench_inference.py [--frames 240] [--repeats 9] [--long 10,60] [--checkpoint CKPT]
+
+Part 1, one fixed window (1 × 80 × frames): the plain generator (src.model.Generator, graph
+compiled), the fast path (src.inference.FastGenerator) and, when torch is importable, PyTorch
+eager of the same network and weights. Each runs in its own worker process (so no thread pool
+spins against another) and the workers are called in turn, round after round; the table gives
+medians, ratios and × real time, and the outputs' max difference from the plain generator.
+Part 2, long inputs (10 s, 60 s): whole-utterance synthesis through the Vocoder API in exact
+chunks, streaming (mel pushed 10 frames at a time), and one unchunked pass for comparison, each
+in a fresh process: seconds, × real time and peak resident memory.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+HOP, SR = 256, 22050
+UPSAMPLES = ((8, 16, 4), (8, 16, 4), (2, 4, 1), (2, 4, 1))
+
+
+# ---------------------------------------------------------------- workers (one process each)
+def _ms_setup():
+    import mindspore as ms
+
+    ms.set_device("CPU")
+    return ms
+
+
+def _load_generator(weights):
+    from src.model import Generator
+
+    ms = _ms_setup()
+    g = Generator(0.2)
+    params = dict(np.load(weights))
+    ms.load_param_into_net(g, {k: ms.Parameter(ms.Tensor(v), name=k) for k, v in params.items()})
+    g.set_train(False)
+    return g
+
+
+def _torch_generator(weights, threads):
+    """The zoo generator in PyTorch eager (benchmark reference only; torch is optional)."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    p = {k: torch.from_numpy(np.ascontiguousarray(v[:, :, 0, :] if v.ndim == 4 else v))
+         for k, v in dict(np.load(weights)).items()}
+
+    @torch.no_grad()
+    def forward(x):
+        x = F.leaky_relu(F.conv1d(x, p["conv1d_1.conv.weight"], p["conv1d_1.conv.bias"], padding=3), 0.2)
+        for i, (s, _, pad) in enumerate(UPSAMPLES, 1):
+            x = F.conv_transpose1d(x, p[f"conv1dtran_{i}.conv.weight"], p[f"conv1dtran_{i}.conv.bias"],
+                                   stride=s, padding=pad)
+            for b, d in ((1, 1), (2, 3), (3, 9)):
+                pre = f"rses_{i}"
+                h = F.conv1d(F.leaky_relu(x, 0.2), p[f"{pre}.block{b}.2.conv.weight"],
+                             p[f"{pre}.block{b}.2.conv.bias"], padding=d, dilation=d)
+                h = F.conv1d(F.leaky_relu(h, 0.2), p[f"{pre}.block{b}.4.conv.weight"], p[f"{pre}.block{b}.4.conv.bias"])
+                x = h + F.conv1d(x, p[f"{pre}.shortcut{b}.conv.weight"], p[f"{pre}.shortcut{b}.conv.bias"])
+            x = F.leaky_relu(x, 0.2)
+        return torch.tanh(F.conv1d(x, p["conv1d_2.conv.weight"], p["conv1d_2.conv.bias"], padding=3))
+
+    return lambda mel: forward(torch.from_numpy(mel)).numpy()
+
+
+def window_worker(kind, weights, mel_path, out_path, threads):
+    """Serve timed runs: one line 'run' on stdin -> 'RESULT <ms>' on stdout; 'quit' ends."""
+    mel = np.load(mel_path)
+    if kind == "torch":
+        run = _torch_generator(weights, threads)
+    else:
+        ms = _ms_setup()
+        from src.inference import FastGenerator
+
+        g = _load_generator(weights)
+        net = ms.jit(FastGenerator.from_generator(g) if kind == "mindspore_fast" else g)
+        run = lambda x: net(ms.Tensor(x)).asnumpy()  # noqa: E731
+    np.save(out_path, run(mel))
+    run(mel)  # warm-up (graph compile, oneDNN primitive caches)
+    print("READY", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
+        start = time.perf_counter()
+        run(mel)
+        print(f"RESULT {(time.perf_counter() - start) * 1000:.3f}", flush=True)
+
+
+def long_worker(mode, weights, seconds, chunk_frames):
+    """One long-input synthesis; prints RESULT {json} with time and peak memory."""
+    from src.inference import Vocoder
+
+    g = _load_generator(weights)
+    frames = int(seconds * SR) // HOP
+    mel = np.random.default_rng(0).normal(-5, 2, (80, frames)).astype(np.float32)
+    vocoder = Vocoder(g, chunk_frames=chunk_frames if mode != "one_pass" else 10 ** 9)
+
+    def synthesize():
+        if mode == "stream":
+            stream = vocoder.stream()
+            pieces = [stream.push(mel[:, i:i + 10]) for i in range(0, frames, 10)] + [stream.flush()]
+            return np.concatenate(pieces)
+        return vocoder(mel)
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # model loaded, nothing run
+    synthesize()  # first run compiles the graphs; time the second (steady state)
+    start = time.perf_counter()
+    audio = synthesize()
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert audio.shape == (frames * HOP,)
+    print("RESULT " + json.dumps({"seconds": elapsed, "peak_mb": peak, "before_mb": base}), flush=True)
+
+
+# ---------------------------------------------------------------- driver
+def _spawn(args):
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), *args], cwd=ROOT, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+def _read_result(proc, tag="RESULT"):
+    for line in proc.stdout:
+        if line.startswith(tag):
+            return line[len(tag):].strip()
+    raise RuntimeError(f"worker exited without {tag} (rc={proc.wait()})")
+
+
+def bench_window(weights, frames, repeats, threads, tmp):
+    mel = np.random.default_rng(0).normal(-5, 2, (1, 80, frames)).astype(np.float32)
+    mel = (mel + 5) / 5
+    mel_path = os.path.join(tmp, "mel.npy")
+    np.save(mel_path, mel)
+    kinds = ["mindspore_plain", "mindspore_fast"]
+    try:
+        import torch  # noqa: F401
+        kinds.append("torch")
+    except ImportError:
+        print("torch not installed: PyTorch eager is left out (pip install -r requirements-bench.txt)")
+    workers = {}
+    for kind in kinds:  # start one at a time so compile/warm-up does not overlap timing
+        workers[kind] = _spawn(["--worker", kind, "--weights", weights, "--mel", mel_path,
+                                "--out", os.path.join(tmp, kind + ".npy"), "--threads", str(threads)])
+        _read_result(workers[kind], "READY")
+    times = {k: [] for k in kinds}
+    for _ in range(repeats):
+        for kind, proc in workers.items():
+            proc.stdin.write("run\n")
+            proc.stdin.flush()
+            times[kind].append(float(_read_result(proc)))
+    for proc in workers.values():
+        proc.stdin.write("quit\n")
+        proc.stdin.close()
+        proc.wait()
+    ref = np.load(os.path.join(tmp, "mindspore_plain.npy")).ravel()
+    audio_s = frames * HOP / SR
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"\n1 x 80 x {frames} frames ({audio_s:.2f} s of audio), {repeats} alternating rounds, medians:")
+    print(f"{'implementation':<18}{'ms':>9}{'x real time':>13}{'fast is x faster':>18}{'max |diff| vs plain':>21}")
+    for kind in kinds:
+        diff = np.abs(np.load(os.path.join(tmp, kind + ".npy")).ravel() - ref).max()
+        print(f"{kind:<18}{med[kind]:>9.1f}{audio_s / (med[kind] / 1000):>13.2f}"
+              f"{med[kind] / med['mindspore_fast']:>18.2f}{diff:>21.2e}")
+    return med
+
+
+def bench_long(weights, seconds_list, chunk_frames):
+    print(f"\nlong inputs (chunk_frames={chunk_frames} + 8 context frames each side), fresh process each:")
+    print(f"{'input':>7}  {'mode':<10}{'seconds':>9}{'x real time':>13}{'peak RSS MB':>13}{'growth MB':>11}")
+    print("(growth: peak RSS minus RSS after loading the model; includes graph compilation)")
+    for seconds in seconds_list:
+        for mode in ("chunked", "stream", "one_pass"):
+            proc = _spawn(["--long_worker", mode, "--weights", weights, "--seconds", str(seconds),
+                           "--chunk_frames", str(chunk_frames)])
+            result = json.loads(_read_result(proc))
+            proc.wait()
+            print(f"{seconds:>6g}s  {mode:<10}{result['seconds']:>9.2f}{seconds / result['seconds']:>13.2f}"
+                  f"{result['peak_mb']:>13.0f}{result['peak_mb'] - result['before_mb']:>11.0f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=240)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--long", default="10,60", help="comma-separated seconds; empty to skip")
+    parser.add_argument("--chunk_frames", type=int, default=240)
+    parser.add_argument("--checkpoint", default="", help="generator weights to use (default: random init)")
+    # worker modes (internal)
+    parser.add_argument("--worker", default="")
+    parser.add_argument("--long_worker", default="")
+    parser.add_argument("--weights", default="")
+    parser.add_argument("--mel", default="")
+    parser.add_argument("--out", default="")
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    if args.worker:
+        return window_worker(args.worker, args.weights, args.mel, args.out, args.threads)
+    if args.long_worker:
+        return long_worker(args.long_worker, args.weights, args.seconds, args.chunk_frames)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = os.path.join(tmp, "weights.npz")
+        ms = _ms_setup()
+        from src.inference import load_generator
+        from src.model import Generator
+
+        if args.checkpoint:
+            g = load_generator(args.checkpoint)
+        else:
+            ms.set_seed(0)
+            g = Generator(0.2)
+        np.savez(weights, **{p.name: p.asnumpy() for p in g.get_parameters()})
+        print(f"mindspore {ms.__version__}, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f} "
+              "(other processes on a shared machine inflate absolute times; compare within a run)")
+        med = bench_window(weights, args.frames, args.repeats, args.threads, tmp)
+        if "torch" in med:
+            print(f"fast path vs PyTorch eager: {med['torch'] / med['mindspore_fast']:.2f}x; "
+                  f"vs plain MindSpore graph: {med['mindspore_plain'] / med['mindspore_fast']:.2f}x")
+        if args.long:
+            bench_long(weights, [float(s) for s in args.long.split(",") if s], args.chunk_frames)
+
+
+if __name__ == "__main__":
+    main()
