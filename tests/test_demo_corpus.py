@@ -1,5 +1,7 @@
 """src/demo_corpus.py: an LJ Speech-style corpus spoken by espeak-ng."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -33,3 +35,15 @@ def test_unknown_voice_is_one_clear_error(tmp_path):
     with pytest.raises(DemoCorpusError, match="nosuchvoice"):
         make_demo_corpus(str(tmp_path), num_utterances=1, voices=["nosuchvoice"])
     assert not [f for f in os.listdir(tmp_path / "wavs")], "nothing half-written"
+
+
+def test_cli(tmp_path):
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "make_demo_corpus.py")
+    r = subprocess.run([sys.executable, script, "--output_dir", str(tmp_path / "c"), "--num_utterances", "2"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / "c" / "wavs")) == ["DEMO-0001.wav", "DEMO-0002.wav"]
+    r = subprocess.run([sys.executable, script, "--output_dir", str(tmp_path / "d"), "--voices", "nosuchvoice"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().startswith("error: espeak-ng failed for voice 'nosuchvoice'")

@@ -183,6 +183,20 @@ def test_nothing_usable_exits_nonzero_without_traceback(tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr and "no such folder" in r.stderr
 
 
+def test_when_only_held_out_files_are_usable_one_goes_to_train(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    val_name = sorted(choose_val(["a", "b"], 1))[0]
+    train_name = "b" if val_name == "a" else "a"
+    sf.write(corpus / f"{val_name}.wav", 0.1 * np.sin(np.arange(6000) / 5.0), 22050, subtype="PCM_16")
+    (corpus / f"{train_name}.wav").write_bytes(b"not audio at all")
+    out = str(tmp_path / "ds")
+    stats = preprocess(str(corpus), out, val_size=1, num_workers=1)
+    assert (stats["train"], stats["val"], stats["skipped"]) == (1, 0, 1)
+    assert os.listdir(os.path.join(out, "train", "mel")) == [f"{val_name}.npy"]
+    assert os.listdir(os.path.join(out, "val")) == []
+
+
 def test_val_split_is_deterministic_and_keeps_training_data():
     names = [f"LJ001-{i:04d}" for i in range(50)]
     val = choose_val(names, 5)
