@@ -49,8 +49,9 @@ def scan_pairs(data_path, hop_size=HOP):
     wav_dir, mel_dir = os.path.join(data_path, "wav"), os.path.join(data_path, "mel")
     for folder in (data_path, wav_dir, mel_dir):
         if not os.path.isdir(folder):
-            raise ValueError(f"{folder}: no such folder (expected {data_path}/wav and {data_path}/mel; "
-                             f"run preprocess.py first)")
+            hint = ("; did you mean its train/ folder?" if os.path.isdir(os.path.join(data_path, "train", "wav"))
+                    else "; run preprocess.py first")
+            raise ValueError(f"{folder}: no such folder (expected {data_path}/wav and {data_path}/mel{hint})")
     names = sorted(f[:-4] for f in os.listdir(wav_dir) if f.endswith(".wav") and not f.startswith("."))
     mel_names = {f[:-4] for f in os.listdir(mel_dir) if f.endswith(".npy") and not f.startswith(".")}
     if not names:

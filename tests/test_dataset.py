@@ -149,6 +149,9 @@ def test_dataset_shards_disjoint(train_dir):
 def test_errors_name_the_problem(tmp_path, train_dir):
     with pytest.raises(ValueError, match="no such folder"):
         create_dataset(str(tmp_path / "nope"), 2, 8)
+    make_train_folder(tmp_path / "ds" / "train", [5000])
+    with pytest.raises(ValueError, match="did you mean its train/ folder"):
+        create_dataset(str(tmp_path / "ds"), 1, 8)
     os.makedirs(tmp_path / "empty" / "wav")
     os.makedirs(tmp_path / "empty" / "mel")
     with pytest.raises(ValueError, match="empty dataset"):
