@@ -9,7 +9,10 @@ misreads two operators. This rewrites, in the protobuf (`mindspore.train.mind_ir
 2. BiasAdd: drop its third input (the data format as a constant) and carry the format as a
    `format` / `data_format` attribute "NCHW" instead, as older files did;
 3. `Conv2DBackpropInput` (what `nn.Conv1dTranspose` exports) -> `Conv2DTranspose`: Lite maps the
-   former to a training-only kernel (`Unsupported parameter type in Create : Conv2DBackpropInputFusion`).
+   former to a training-only kernel (`Unsupported parameter type in Create : Conv2DBackpropInputFusion`);
+4. with a dynamic frame axis only: ExpandDims' axis, a scalar INT64 constant, -> a one-element INT32
+   tensor constant; Lite then infers shapes itself and otherwise fails ("Expanddims's second-input's
+   data shouldn't a nullptr"). A fixed-shape model keeps the scalar (Lite fails on the tensor there).
 
     python ascend310_infer/lite_compat.py IN.mindir OUT.mindir
 """
@@ -42,16 +45,71 @@ def _prim_name(op_type):
     return op_type[len("REF::"):] if op_type.startswith("REF::") else op_type
 
 
+def _has_dynamic_input(graph):
+    return any(d < 0 for value in graph.input for tensor in value.tensor for d in tensor.dims)
+
+
+def _int32_tensor_constant(name, value):
+    """A Constant node holding `value` as a one-element INT32 tensor."""
+    import numpy as np
+    from mindspore.train import mind_ir_pb2
+
+    node = mind_ir_pb2.NodeProto()
+    node.name = name
+    node.op_type = "Constant"
+    node.output.append(name)
+    attr = node.attribute.add()
+    attr.name = "value"
+    attr.type = mind_ir_pb2.AttributeProto.TENSORS
+    tensor = attr.tensors.add()
+    tensor.data_type = mind_ir_pb2.TensorProto.INT32
+    tensor.dims.append(1)
+    tensor.raw_data = np.array([value], np.int32).tobytes()
+    return node
+
+
+def _expand_dims_axes_as_tensors(graph, op_of):
+    """Give every ExpandDims whose axis is a scalar INT64 constant its own tensor constant (placed
+    right after the scalar one); other users of the scalar (shape arithmetic) keep it. Returns a count."""
+    from mindspore.train import mind_ir_pb2
+
+    scalars = {n.output[0]: n for n in graph.node if n.op_type == "Constant" and n.attribute
+               and n.attribute[0].type == mind_ir_pb2.AttributeProto.INT64}
+    tensors = {}
+    for node in graph.node:
+        if op_of(node) == "ExpandDims" and len(node.input) > 1 and node.input[1] in scalars:
+            scalar = node.input[1]
+            if scalar not in tensors:
+                tensors[scalar] = _int32_tensor_constant(scalar + "_int32_tensor", scalars[scalar].attribute[0].i)
+            node.input[1] = tensors[scalar].name
+    if tensors:
+        nodes = []
+        for node in graph.node:
+            nodes.append(node)
+            if node.op_type == "Constant" and node.output[0] in tensors:
+                nodes.append(tensors[node.output[0]])
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return len(tensors)
+
+
 def rewrite(model):
     """Rewrite a parsed ModelProto in place; returns counts of what changed."""
-    changed = {"bias_add": 0, "conv_transpose": 0}
+    changed = {"bias_add": 0, "conv_transpose": 0, "expand_dims_axis": 0}
     model.mind_ir_version = min(model.mind_ir_version, LITE_MAX_MIND_IR_VERSION)
     primitives = {p.name: p for p in model.primitives}
+
+    def op_of(node):
+        prim = primitives.get(_prim_name(node.op_type))
+        return prim.op_type if prim is not None else _prim_name(node.op_type).split(":")[0]
+
     graphs = [model.graph] + list(model.functions)
     for graph in graphs:
+        if _has_dynamic_input(graph):  # (a fixed-shape graph must keep the scalar: Lite folds it)
+            changed["expand_dims_axis"] += _expand_dims_axes_as_tensors(graph, op_of)
         for node in graph.node:
             prim = primitives.get(_prim_name(node.op_type))
-            op = prim.op_type if prim is not None else _prim_name(node.op_type).split(":")[0]
+            op = op_of(node)
             if op == "BiasAdd" and len(node.input) == 3:
                 del node.input[2]
                 _string_attr(node, "format", "NCHW")
@@ -106,7 +164,8 @@ def main(argv=None):
     except CompatError as e:
         raise SystemExit(f"error: {e}") from None
     print(f"lite_compat: {argv[1]} (mind_ir_version {LITE_MAX_MIND_IR_VERSION}, "
-          f"{changed['bias_add']} BiasAdd, {changed['conv_transpose']} Conv2DTranspose rewritten)")
+          f"{changed['bias_add']} BiasAdd, {changed['conv_transpose']} Conv2DTranspose, "
+          f"{changed['expand_dims_axis']} ExpandDims axis rewritten)")
 
 
 if __name__ == "__main__":

@@ -165,6 +165,20 @@ def test_run_infer_cpp_end_to_end(app, work, model, mels, python_wavs):
     assert open(model, "rb").read() == before  # the Lite conversion works on a copy
 
 
+def test_dynamic_frame_axis_model_in_cpp(app, work, generator, mels, tmp_path):
+    """A MINDIR exported with --dynamic_length runs windows of another length (here 100 frames)."""
+    model = export.export(get_config(["--checkpoint_path", generator[0], "--file_name", str(tmp_path / "dyn"),
+                                      "--dynamic_length", "True"]))
+    out = tmp_path / "run"
+    result = script(model, mels, "CPU", cwd=tmp_path, env={"INFER_OUTPUT": str(out), "EVAL_LENGTH": "100"})
+    assert result.returncode == 0, result.stderr
+    reference = tmp_path / "python_wav"
+    vocoder = Vocoder(generator[1], mode="window", eval_length=100)
+    for name in FRAMES:
+        write_wav(str(reference / f"{name}.wav"), vocoder(np.load(mels / f"{name}.npy")))
+    assert_wavs_match(out / "wav", reference)
+
+
 def script(*args, cwd, env=None):
     return run(["bash", os.path.join(ROOT, "scripts", "run_infer_cpp.sh"), *map(str, args)], cwd=cwd, env=env)
 
