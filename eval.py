@@ -28,6 +28,7 @@ from src.audio import (HOP, N_MELS, SAMPLE_RATE, AudioError, check_wav_complete,
                        read_audio, write_text, write_wav)
 from src.checkpoint import CheckpointError
 from src.model_utils.config import get_config
+from src.model_utils.moxing_adapter import moxing_wrapper
 
 INPUT_EXTENSIONS = (".npy", ".wav")
 REPORT_COLUMNS = ("name", "frames", "seconds", "synth_seconds", "rtf", "x_real_time", "graph_compiled",
@@ -210,7 +211,7 @@ def run(cfg):
     from src.inference import Vocoder  # MindSpore is imported only once the arguments are sane
 
     vocoder = Vocoder.from_checkpoint(cfg.eval_model_path, device_target=cfg.device_target,
-                                      alpha=cfg.leaky_alpha, mode=cfg.eval_mode, eval_length=cfg.eval_length,
+                                      device_id=cfg.device_id, alpha=cfg.leaky_alpha, mode=cfg.eval_mode, eval_length=cfg.eval_length,
                                       chunk_frames=cfg.chunk_frames)
     print(f"load model done: {cfg.eval_model_path} ({cfg.eval_mode} mode, {len(items)} file(s))")
     rows = []
@@ -240,6 +241,10 @@ def run(cfg):
 def main(argv=None):
     cfg = get_config(argv)
     try:
+        if cfg.enable_modelarts:  # the zoo's ModelArts flow: copy data/checkpoint in, outputs out
+            if cfg.checkpoint_file_path:
+                cfg.eval_model_path = cfg.checkpoint_file_path
+            return moxing_wrapper(config=cfg)(run)(cfg)
         return run(cfg)
     except (AudioError, CheckpointError, EvalError) as e:
         raise SystemExit(f"error: {e}") from None

@@ -235,8 +235,12 @@ class Vocoder:
         self.shapes_seen = set()  # input shapes compiled so far (a new shape costs a graph compile)
 
     @classmethod
-    def from_checkpoint(cls, path, device_target="CPU", alpha=0.2, **kwargs):
-        ms.set_device(device_target)
+    def from_checkpoint(cls, path, device_target="CPU", alpha=0.2, device_id=None, **kwargs):
+        """Load a training, generator-only or public zoo checkpoint; kwargs go to Vocoder()."""
+        if device_id is None:
+            ms.set_device(device_target)
+        else:
+            ms.set_device(device_target, device_id)
         return cls(load_generator(path, alpha), **kwargs)
 
     def run(self, normalized):
