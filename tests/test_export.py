@@ -129,6 +129,9 @@ def test_seed_command_line_and_aliases(tmp_path, ckpt):
 
 def test_air_without_ascend_is_one_line(tmp_path, ckpt):
     one_line_error(run_export("--format", "AIR", "--checkpoint_path", ckpt, cwd=tmp_path), "AIR", "Ascend")
+    # asking for Ascend on a machine without it
+    one_line_error(run_export("--format", "AIR", "--device_target", "Ascend", "--checkpoint_path", ckpt, cwd=tmp_path),
+                   "Ascend", "not usable")
     assert not list(tmp_path.iterdir())
 
 
