@@ -87,6 +87,8 @@ else
 fi
 
 mkdir -p build
+exec 8>build/.build.lock
+flock 8  # one build at a time in this folder
 cmake -S . -B build -DMINDSPORE_PATH="$SDK" -DCMAKE_BUILD_TYPE=Release >build/cmake.log 2>&1 \
     || { cat build/cmake.log >&2; log "error: cmake configuration failed"; exit 1; }
 cmake --build build -j "$(nproc)" >build/make.log 2>&1 \
