@@ -90,9 +90,9 @@ mkdir -p build
 exec 8>build/.build.lock
 flock 8  # one build at a time in this folder
 cmake -S . -B build -DMINDSPORE_PATH="$SDK" -DCMAKE_BUILD_TYPE=Release >build/cmake.log 2>&1 \
-    || { cat build/cmake.log >&2; log "error: cmake configuration failed"; exit 1; }
+    || { tail -n 30 build/cmake.log >&2; log "error: cmake configuration failed (build/cmake.log)"; exit 1; }
 cmake --build build -j "$(nproc)" >build/make.log 2>&1 \
-    || { cat build/make.log >&2; log "error: compilation failed"; exit 1; }
+    || { tail -n 30 build/make.log >&2; log "error: compilation failed (build/make.log)"; exit 1; }
 # What run_infer_cpp.sh needs to know about the runtime (the Lite 2.0 runtime needs lite_compat.py).
 if [ -f "$SDK/version.py" ]; then
     sed -n "s/^__version__ = '\(.*\)'/lite-\1/p" "$SDK/version.py" > build/sdk_version
