@@ -79,7 +79,10 @@ PY
 }
 
 if [ -n "${MINDSPORE_PATH:-}" ]; then
-    [ -d "$MINDSPORE_PATH/include/api" ] || { log "error: $MINDSPORE_PATH: no include/api (not a MindSpore C++ SDK)"; exit 1; }
+    if [ ! -d "$MINDSPORE_PATH/include/api" ]; then
+        log "error: $MINDSPORE_PATH: no include/api (not a MindSpore C++ SDK)"
+        exit 1
+    fi
     SDK=$MINDSPORE_PATH
 else
     fetch_lite_sdk

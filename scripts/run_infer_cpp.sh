@@ -22,7 +22,10 @@ EVAL_LENGTH=${EVAL_LENGTH:-240}
 OUT=$(abspath "${INFER_OUTPUT:-./output/cpp_infer}")
 
 fail() { echo "error: $*" >&2; exit 1; }
-case "$DEVICE_TYPE" in Ascend|Ascend310|GPU|CPU) ;; *) fail "DEVICE_TYPE must be Ascend, Ascend310, GPU or CPU, got '$DEVICE_TYPE'" ;; esac
+case "$DEVICE_TYPE" in
+    Ascend|Ascend310|GPU|CPU) ;;
+    *) fail "DEVICE_TYPE must be Ascend, Ascend310, GPU or CPU, got '$DEVICE_TYPE'" ;;
+esac
 [[ "$DEVICE_ID" =~ ^[0-9]+$ ]] || fail "DEVICE_ID must be a number, got '$DEVICE_ID'"
 [ -f "$MODEL_PATH" ] || fail "$MODEL_PATH: model file not found"
 [ -e "$DATA_PATH" ] || fail "$DATA_PATH: no such mel file or folder"

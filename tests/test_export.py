@@ -85,7 +85,7 @@ def test_mindir_dynamic_frame_axis_round_trip(tmp_path, ckpt, generator):
 def test_onnx_round_trip_through_onnxruntime(tmp_path, ckpt, generator):
     import onnxruntime
 
-    path = export.export(export_cfg(tmp_path, ckpt, "--file_format", "ONNX", "--eval_length", "64"))
+    path = export.export(export_cfg(tmp_path, ckpt, "--file_format", "ONNX", "--eval_length", "64", "--verify", "True"))
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].shape == [1, 80, 64]
     x = mel(64)
