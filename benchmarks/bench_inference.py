@@ -94,9 +94,10 @@ def window_worker(kind, weights, mel_path, out_path, threads):
     for line in sys.stdin:
         if line.strip() != "run":
             break
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run(mel)
-        print(f"RESULT {(time.perf_counter() - start) * 1000:.3f}", flush=True)
+        print(f"RESULT {(time.perf_counter() - start) * 1000:.3f} {(time.process_time() - cpu) * 1000:.3f}",
+              flush=True)
 
 
 def long_worker(mode, weights, seconds, chunk_frames):
@@ -154,12 +155,14 @@ def bench_window(weights, frames, repeats, threads, tmp):
         workers[kind] = _spawn(["--worker", kind, "--weights", weights, "--mel", mel_path,
                                 "--out", os.path.join(tmp, kind + ".npy"), "--threads", str(threads)])
         _read_result(workers[kind], "READY")
-    times = {k: [] for k in kinds}
+    times, cpu_times = {k: [] for k in kinds}, {k: [] for k in kinds}
     for _ in range(repeats):
         for kind, proc in workers.items():
             proc.stdin.write("run\n")
             proc.stdin.flush()
-            times[kind].append(float(_read_result(proc)))
+            wall, cpu = map(float, _read_result(proc).split())
+            times[kind].append(wall)
+            cpu_times[kind].append(cpu)
     for proc in workers.values():
         proc.stdin.write("quit\n")
         proc.stdin.close()
@@ -168,11 +171,16 @@ def bench_window(weights, frames, repeats, threads, tmp):
     audio_s = frames * HOP / SR
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n1 x 80 x {frames} frames ({audio_s:.2f} s of audio), {repeats} alternating rounds, medians:")
-    print(f"{'implementation':<18}{'ms':>9}{'x real time':>13}{'fast is x faster':>18}{'max |diff| vs plain':>21}")
+    cpu = {k: statistics.median(v) for k, v in cpu_times.items()}
+    print(f"{'implementation':<18}{'wall ms':>9}{'x real time':>13}{'fast is x faster':>18}"
+          f"{'CPU ms':>9}{'by CPU':>8}{'max |diff| vs plain':>21}")
     for kind in kinds:
         diff = np.abs(np.load(os.path.join(tmp, kind + ".npy")).ravel() - ref).max()
         print(f"{kind:<18}{med[kind]:>9.1f}{audio_s / (med[kind] / 1000):>13.2f}"
-              f"{med[kind] / med['mindspore_fast']:>18.2f}{diff:>21.2e}")
+              f"{med[kind] / med['mindspore_fast']:>18.2f}{cpu[kind]:>9.1f}{cpu[kind] / cpu['mindspore_fast']:>8.2f}"
+              f"{diff:>21.2e}")
+    print("(CPU ms: the worker's CPU time per call, all threads; less sensitive than wall time to other "
+          "processes taking the cores, though threads that spin while waiting count too)")
     return med
 
 
