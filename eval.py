@@ -187,7 +187,8 @@ def write_report(output_path, rows):
     for row in rows + [mean]:
         writer.writerow({k: _fmt(row.get(k)) for k in REPORT_COLUMNS})
     write_text(os.path.join(output_path, "report.csv"), text.getvalue())
-    notes = {"rtf": "synthesis time / audio duration; the mean leaves out calls that compiled a new graph",
+    notes = {"rtf": "synthesis time / audio duration; the mean leaves out calls that compiled a new graph shape "
+                    "(unless every call did)",
              "mcd_db": f"mel-cepstral distortion over DCT coefficients 1..{metrics.MCD_COEFFS} of the log-mel",
              "stoi": "None when pystoi is not installed", "pesq_wb": "None when pesq is not installed"}
     write_text(os.path.join(output_path, "report.json"),
