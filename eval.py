@@ -211,8 +211,8 @@ def run(cfg):
 
     from src.inference import Vocoder  # MindSpore is imported only once the arguments are sane
 
-    vocoder = Vocoder.from_checkpoint(cfg.eval_model_path, device_target=cfg.device_target,
-                                      device_id=cfg.device_id, alpha=cfg.leaky_alpha, mode=cfg.eval_mode, eval_length=cfg.eval_length,
+    vocoder = Vocoder.from_checkpoint(cfg.eval_model_path, device_target=cfg.device_target, device_id=cfg.device_id,
+                                      alpha=cfg.leaky_alpha, mode=cfg.eval_mode, eval_length=cfg.eval_length,
                                       chunk_frames=cfg.chunk_frames)
     print(f"load model done: {cfg.eval_model_path} ({cfg.eval_mode} mode, {len(items)} file(s))")
     rows = []
