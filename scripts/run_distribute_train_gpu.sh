@@ -2,10 +2,11 @@
 # Data-parallel training on WORKER_NUM GPUs of this machine, launched by msrun (NCCL), in the
 # background. Logs: ./train_parallel/worker_{i}.log (msrun's); rank 0 saves checkpoints.
 # Usage: bash scripts/run_distribute_train_gpu.sh WORKER_NUM [--key value ...]   (MASTER_PORT=8118)
+# (run_distribute_train_cpu.sh runs this with DEVICE=CPU.)
 set -euo pipefail
-DEVICE=GPU
+DEVICE=${DEVICE:-GPU}
 if [ $# -lt 1 ] || ! [[ "$1" =~ ^[1-9][0-9]*$ ]]; then
-    echo "Usage: bash $0 WORKER_NUM [--key value ...]" >&2
+    echo "Usage: bash ${SCRIPT:-$0} WORKER_NUM [--key value ...]" >&2
     exit 1
 fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,14 +1,4 @@
 #!/usr/bin/env bash
-# Train on one GPU in the background (the zoo's script). Log: ./train.log
+# Train on one GPU in the background. Log: ./train.log
 # Usage: bash scripts/run_standalone_train_gpu.sh DEVICE_ID [--key value ...]
-set -euo pipefail
-if [ $# -lt 1 ]; then
-    echo "Usage: bash $0 DEVICE_ID [--key value ...]" >&2
-    exit 1
-fi
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-$( [ -x "$ROOT/.venv/bin/python" ] && echo "$ROOT/.venv/bin/python" || echo python )}
-export DEVICE_ID=$1
-shift
-nohup "$PYTHON" "$ROOT/train.py" --device_target GPU --device_id "$DEVICE_ID" "$@" > train.log 2>&1 &
-echo "training on GPU $DEVICE_ID in the background (pid $!); log: $PWD/train.log"
+DEVICE=GPU SCRIPT=$0 exec bash "$(dirname "$0")/run_standalone_train_ascend.sh" "$@"

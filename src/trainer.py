@@ -15,7 +15,7 @@ import mindspore.ops as ops
 from mindspore import amp
 
 from src.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint, scalar
-from src.loss import DiscriminatorLoss, GeneratorLoss
+from src.loss import GeneratorLoss, msq
 from src.model import Generator, MultiDiscriminator
 
 AMP_LEVELS = ("auto", "O0", "O2", "O3")
@@ -45,19 +45,35 @@ class GeneratorWithLoss(nn.Cell):
 
     def construct(self, mel, wav):
         fake = self.generator(mel)
-        return self.loss(self.discriminator(fake), self.discriminator(wav))
+        batch = fake.shape[0]
+        # One discriminator pass over [fake; real] (see DiscriminatorWithLoss); the loss stops the
+        # gradient of the real features.
+        outputs = self.discriminator(ops.concat((fake, wav), 0))
+        fake_outputs = tuple(tuple(o[:batch] for o in scale) for scale in outputs)
+        real_outputs = tuple(tuple(o[batch:] for o in scale) for scale in outputs)
+        return self.loss(fake_outputs, real_outputs)
 
 
 class DiscriminatorWithLoss(nn.Cell):
-    """L_D on a fake waveform produced (without gradient) by the generator, and the real one."""
+    """L_D on a fake waveform produced (without gradient) by the generator, and the real one.
+
+    Fake and real go through the discriminator as one batch of 2B: the same numbers as two passes
+    (no batch statistics), but MindSpore's CPU convolutions then need their weight-sized work
+    buffers once instead of twice, which saves memory and time with a 78 M-parameter D.
+    """
 
     def __init__(self, discriminator):
         super().__init__(auto_prefix=False)
         self.discriminator = discriminator
-        self.loss = DiscriminatorLoss()
 
     def construct(self, fake, wav):
-        return self.loss(self.discriminator(fake), self.discriminator(wav))
+        batch = fake.shape[0]
+        outputs = self.discriminator(ops.concat((fake, wav), 0))
+        loss = 0.0
+        for scale in outputs:
+            score = scale[-1]
+            loss = loss + msq(score[:batch]) + msq(score[batch:] - 1.0)
+        return loss
 
 
 class ScaledTrainStep(nn.Cell):

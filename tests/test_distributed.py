@@ -85,8 +85,13 @@ def test_two_rank_data_parallel_matches_one_process(tmp_path):
     np.testing.assert_allclose((rank0["losses"] + rank1["losses"]) / 2, ref["losses"], rtol=1e-3)
     names = [k for k in ref.files if k not in ("digest", "group_size", "losses")]
     assert len(names) == 84 + len(D_SAMPLED)  # every generator tensor, the sampled D ones
+    # Adam moves a weight by ~lr whatever the gradient's size, so where a gradient is ~0 float
+    # rounding may flip its sign: allow that for a tiny fraction, bounded by 2 * lr * steps.
+    lr, steps = 1e-4, 2
     for name in names:
-        np.testing.assert_allclose(rank0[name], ref[name], rtol=1e-3, atol=2e-6, err_msg=name)
+        diff = np.abs(rank0[name] - ref[name])
+        assert np.mean(diff > 2e-6 + 1e-3 * np.abs(ref[name])) < 1e-3, name
+        assert diff.max() <= 2 * lr * steps + 1e-6, name
 
 
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "worker":

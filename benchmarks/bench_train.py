@@ -1,0 +1,185 @@
+"""CPU training step: this port (src/trainer.py, graph mode) vs. the same MelGAN in PyTorch.
+
+    .venv/bin/python benchmarks/bench_train.py [--rounds 2] [--steps 4] [--batch 4] [--train_length 32]
+
+One step = a generator step then a discriminator step (SPEC §4: same networks, losses, Adam, same
+batch of random data). Each round runs one fresh process per framework, alternating, so both see
+the same machine load; each process compiles/warms up with one step, then times --steps steps.
+Prints the median seconds per step of each framework, the ratio, and each one's peak resident
+memory (the process's high-water mark, which includes the framework itself).
+torch is a benchmark-only dependency (requirements-bench.txt).
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_batch(batch, length, seed=0):
+    rng = np.random.default_rng(seed)
+    mel = lambda: rng.uniform(-1, 1, (batch, 80, length)).astype(np.float32)  # noqa: E731
+    wav = lambda: rng.uniform(-0.5, 0.5, (batch, 1, length * 256)).astype(np.float32)  # noqa: E731
+    return mel(), wav(), mel(), wav()
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def mindspore_steps(batch, length, steps):
+    os.environ.setdefault("GLOG_v", "3")
+    sys.path.insert(0, ROOT)
+    import mindspore as ms  # pylint: disable=import-outside-toplevel
+    from src.model_utils.config import get_config  # pylint: disable=import-outside-toplevel
+    from src.trainer import MelGANTrainer  # pylint: disable=import-outside-toplevel
+    ms.set_device("CPU")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_seed(0)
+    trainer = MelGANTrainer(get_config(["--train_length", str(length), "--batch_size", str(batch)]))
+    data = [ms.Tensor(x) for x in make_batch(batch, length)]
+    times = []
+    for _ in range(steps + 1):  # the first one compiles
+        start = time.perf_counter()
+        trainer.train_step(*data)
+        times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def torch_steps(batch, length, steps):
+    import torch  # pylint: disable=import-outside-toplevel
+    from torch import nn  # pylint: disable=import-outside-toplevel
+    torch.manual_seed(0)
+    lrelu = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+
+    def res_stack(c):
+        blocks = nn.ModuleList([nn.Sequential(lrelu(), nn.Conv1d(c, c, 3, padding=d, dilation=d), lrelu(),
+                                              nn.Conv1d(c, c, 1)) for d in (1, 3, 9)])
+        shortcuts = nn.ModuleList([nn.Conv1d(c, c, 1) for _ in range(3)])
+        return blocks, shortcuts
+
+    class ResStack(nn.Module):
+        def __init__(self, c):
+            super().__init__()
+            self.blocks, self.shortcuts = res_stack(c)
+
+        def forward(self, x):
+            for block, shortcut in zip(self.blocks, self.shortcuts):
+                x = block(x) + shortcut(x)
+            return x
+
+    layers = [nn.Conv1d(80, 512, 7, padding=3), lrelu()]
+    for cin, cout, k, s, p in [(512, 256, 16, 8, 4), (256, 128, 16, 8, 4), (128, 64, 4, 2, 1), (64, 32, 4, 2, 1)]:
+        layers += [nn.ConvTranspose1d(cin, cout, k, s, p), ResStack(cout), lrelu()]
+    generator = nn.Sequential(*layers, nn.Conv1d(32, 1, 7, padding=3), nn.Tanh())
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            specs = [(1, 16, 15, 1, 7), (16, 64, 41, 4, 20), (64, 256, 41, 4, 20), (256, 1024, 41, 4, 20),
+                     (1024, 1024, 11, 4, 5), (1024, 1024, 3, 1, 1)]
+            self.convs = nn.ModuleList([nn.Conv1d(i, o, k, s, p) for i, o, k, s, p in specs])
+            self.last = nn.Conv1d(1024, 1, 3, 1, 1)
+
+        def forward(self, x):
+            outs = []
+            for conv in self.convs:
+                x = nn.functional.leaky_relu(conv(x), 0.2)
+                outs.append(x)
+            outs.append(self.last(x))
+            return outs
+
+    class MultiDiscriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dis = nn.ModuleList([Discriminator() for _ in range(3)])
+            self.avg = nn.ModuleList([nn.Conv1d(1, 1, 5, 2, 2) for _ in range(2)])
+
+        def forward(self, x):
+            outs = [self.dis[0](x)]
+            for k in range(2):
+                x = self.avg[k](x)
+                outs.append(self.dis[k + 1](x))
+            return outs
+
+    discriminator = MultiDiscriminator()
+    opt_g = torch.optim.Adam(generator.parameters(), 1e-4, betas=(0.9, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), 1e-4, betas=(0.9, 0.999))
+    msq = lambda x: x.pow(2).sum(dim=(1, 2)).mean()  # noqa: E731
+    mel, wav, mel_d, wav_d = (torch.from_numpy(x) for x in make_batch(batch, length))
+
+    def step():
+        fake = generator(mel)
+        d_fake, d_real = discriminator(fake), discriminator(wav)
+        loss_g = sum(msq(f[-1] - 1) for f in d_fake)
+        loss_g = loss_g + 10 * sum((a - b.detach()).abs().mean() for f, r in zip(d_fake, d_real)
+                                   for a, b in zip(f[:-1], r[:-1]))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        with torch.no_grad():
+            fake = generator(mel_d)
+        loss_d = sum(msq(f[-1]) + msq(r[-1] - 1) for f, r in zip(discriminator(fake), discriminator(wav_d)))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        return float(loss_g), float(loss_d)
+
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def run_worker(framework, args):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--steps", str(args.steps),
+           "--batch", str(args.batch), "--train_length", str(args.train_length)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, GLOG_v="3"), check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"error: {framework} worker failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--train_length", type=int, default=32)
+    parser.add_argument("--worker", choices=["mindspore", "torch"])
+    args = parser.parse_args()
+    if args.worker:
+        run = mindspore_steps if args.worker == "mindspore" else torch_steps
+        times = run(args.batch, args.train_length, args.steps)
+        print(json.dumps({"times": times, "peak_rss_mb": peak_rss_mb()}))
+        return
+
+    results = {"mindspore": [], "torch": []}
+    for r in range(args.rounds):
+        for framework in ("mindspore", "torch") if r % 2 == 0 else ("torch", "mindspore"):
+            out = run_worker(framework, args)
+            results[framework].append(out)
+            print(f"round {r + 1} {framework:9s}: median {statistics.median(out['times']):.2f} s/step "
+                  f"(steps {', '.join(f'{t:.2f}' for t in out['times'])}), peak RSS {out['peak_rss_mb']:.0f} MB",
+                  flush=True)
+    med = {k: statistics.median(t for o in v for t in o["times"]) for k, v in results.items()}
+    peak = {k: max(o["peak_rss_mb"] for o in v) for k, v in results.items()}
+    print(f"\nCPU training step, batch {args.batch} x train_length {args.train_length} "
+          f"({args.train_length * 256} samples), {args.rounds} rounds x {args.steps} steps, {os.cpu_count()} CPUs:")
+    print(f"  MindSpore (this port, graph mode): {med['mindspore']:.2f} s/step, peak RSS {peak['mindspore']:.0f} MB")
+    print(f"  PyTorch (same networks, eager):    {med['torch']:.2f} s/step, peak RSS {peak['torch']:.0f} MB")
+    print(f"  step time ratio MindSpore/PyTorch: {med['mindspore'] / med['torch']:.2f} (target <= 0.90); "
+          f"peak memory ratio: {peak['mindspore'] / peak['torch']:.2f} (target <= 1.00)")
+
+
+if __name__ == "__main__":
+    main()
