@@ -90,7 +90,7 @@ class Progress:
         self.bar = None
         if enabled and sys.stdout.isatty():
             from tqdm import tqdm  # pylint: disable=import-outside-toplevel
-            self.bar = tqdm(total=total or None, initial=initial, unit="it", dynamic_ncols=True)
+            self.bar = tqdm(total=total or None, initial=initial, unit="it", dynamic_ncols=True, file=sys.stdout)
 
     def log(self, line):
         if self.bar is not None:
@@ -193,6 +193,9 @@ def main(argv=None):
         moxing_wrapper(config=cfg)(train)(cfg)
     except (ValueError, CheckpointError, AudioError, OSError) as e:
         raise SystemExit(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    except KeyboardInterrupt:
+        raise SystemExit(f"interrupted: resume with --pre_trained True --checkpoint_path <the newest "
+                         f"{cfg.save_checkpoint_name}-*.ckpt in {cfg.save_checkpoint_path}>") from None
 
 
 if __name__ == "__main__":
