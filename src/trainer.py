@@ -35,7 +35,7 @@ def resolve_amp_level(amp_level, device_target):
 
 
 class GeneratorWithLoss(nn.Cell):
-    """L_G of the generator's output on (mel, wav); gradients flow into G only (see TrainStep)."""
+    """L_G of the generator's output on (mel, wav); gradients flow into G only (see ScaledTrainStep)."""
 
     def __init__(self, generator, discriminator):
         super().__init__(auto_prefix=False)  # keep the zoo's parameter names
