@@ -78,7 +78,7 @@ def moxing_wrapper(pre_process=None, post_process=None, config=None):
                               or config.checkpoint_file_path)
                 if pre_process:
                     pre_process()
-            run_func(*args, **kwargs)
+            result = run_func(*args, **kwargs)
             if config.enable_modelarts:
                 if post_process:
                     post_process()
@@ -87,6 +87,7 @@ def moxing_wrapper(pre_process=None, post_process=None, config=None):
                     for path in outputs:
                         print(f"[modelarts] copying {path} -> {config.train_url}", flush=True)
                         _moxing().file.copy_parallel(path, os.path.join(config.train_url, os.path.basename(os.path.normpath(path))))
+            return result
 
         return wrapped_func
 
