@@ -9,6 +9,29 @@ import os
 import tempfile
 
 import mindspore as ms
+from mindspore.train import serialization as _serialization
+
+
+def _mem_available_bytes():
+    """MemAvailable from /proc/meminfo: free memory plus what the kernel can reclaim (page cache)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return _ORIGINAL_AVAILABLE_MEMORY()
+
+
+# MindSpore 2.10's load_checkpoint refuses a file larger than *free* memory (SC_AVPHYS_PAGES), which
+# leaves out the page cache: after writing a few 1 GB training checkpoints, Linux's free memory is
+# small while gigabytes are reclaimable, and resuming fails ("protobuf content size ... exceeds current
+# available memory"). Ask the kernel's MemAvailable instead, which counts reclaimable cache.
+if hasattr(_serialization, "_get_available_memory"):
+    _ORIGINAL_AVAILABLE_MEMORY = _serialization._get_available_memory
+    if os.path.exists("/proc/meminfo"):
+        _serialization._get_available_memory = _mem_available_bytes
 
 
 class CheckpointError(ValueError):
@@ -51,6 +74,9 @@ def read_checkpoint(path):
         # crc_check=True verifies files saved with a CRC and still reads ones saved without.
         params = ms.load_checkpoint(path, crc_check=True)
     except (ValueError, RuntimeError, TypeError, OSError) as e:
+        if "exceeds current available memory" in str(e):
+            raise CheckpointError(f"{path}: not enough free memory to load this {os.path.getsize(path) >> 20} MB "
+                                  f"checkpoint") from None
         raise CheckpointError(f"{path}: damaged or not a MindSpore checkpoint (failed to parse or checksum "
                               f"mismatch: {str(e).splitlines()[0][:120]})") from None
     if not params:

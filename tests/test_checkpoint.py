@@ -100,3 +100,15 @@ def test_atomic_save_leaves_no_temp_files(tmp_path):
     save_checkpoint(Generator(0.2), str(path))
     save_checkpoint(Generator(0.2), str(path))  # overwrite in place
     assert sorted(os.listdir(tmp_path)) == ["a.ckpt"]
+
+
+def test_size_check_counts_reclaimable_page_cache():
+    """MindSpore's own check uses free memory only, so 1 GB training checkpoints failed to load once
+    the page cache had filled RAM; ours asks the kernel's MemAvailable (free + reclaimable)."""
+    from mindspore.train import serialization
+
+    with open("/proc/meminfo") as f:
+        meminfo = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f}
+    got = serialization._get_available_memory()
+    assert abs(got - meminfo["MemAvailable"]) < 0.05 * meminfo["MemTotal"]
+    assert got >= meminfo["MemFree"] - 0.05 * meminfo["MemTotal"]
