@@ -19,6 +19,8 @@ FMAX = 8000.0
 LOG_FLOOR = 1e-5
 
 _MEL_BASIS = {}
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class AudioError(ValueError):
@@ -110,6 +112,8 @@ def _atomic_target(path):
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     os.close(fd)
+    # mkstemp makes the file private (0600); outputs get the usual mode, as open() would give them.
+    os.chmod(tmp, 0o666 & ~_UMASK)
     return tmp
 
 

@@ -298,3 +298,17 @@ def test_rerun_redoes_half_finished_pairs_and_moves_split(demo, tmp_path):
     manifest = json.load(open(os.path.join(out, "manifest.json")))
     assert len(manifest["val"]) == 2 and len(os.listdir(os.path.join(out, "val"))) == 2
     assert sorted(os.listdir(os.path.join(out, "train", "mel"))) == [n + ".npy" for n in manifest["train"]]
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the final files must be readable like any other."""
+    import stat
+    from src.audio import save_npy, write_wav
+
+    umask = os.umask(0)
+    os.umask(umask)
+    wav, npy = tmp_path / "a.wav", tmp_path / "a.npy"
+    write_wav(str(wav), np.zeros(256, np.float32))
+    save_npy(str(npy), np.zeros((80, 2), np.float32))
+    for path in (wav, npy):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
