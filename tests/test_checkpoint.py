@@ -7,6 +7,7 @@ import mindspore as ms
 
 from src.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint, scalar
 from src.model import Generator
+from tests.damage import damage_file
 from tests.test_model import SPEC_G_NAMES
 
 
@@ -76,20 +77,10 @@ def test_damaged_files_are_refused_with_one_line(tmp_path, damage):
     path = tmp_path / "g.ckpt"
     ms.set_seed(0)
     save_checkpoint(Generator(0.2), str(path))
-    data = bytearray(path.read_bytes())
-    if damage == "empty":
-        data = b""
-    elif damage == "truncated":
-        data = data[: len(data) // 3]
-    elif damage == "garbage":
-        data = os.urandom(4096)
-    elif damage == "flipped":
-        for i in (len(data) // 2, len(data) // 2 + 1001):
-            data[i] ^= 0x10
     if damage == "missing":
         path.unlink()
     else:
-        path.write_bytes(bytes(data))
+        damage_file(path, damage)
     with pytest.raises(CheckpointError) as err:
         read_checkpoint(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)

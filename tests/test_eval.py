@@ -1,6 +1,7 @@
 """eval.py end to end: outputs, report, plots, modes, bad input, damaged checkpoints, kill -9."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import soundfile as sf
 
 import eval as eval_script
 from src.audio import SAMPLE_RATE, log_mel, read_audio, save_npy, write_wav
+from tests.damage import KINDS, damage_file
 from src.checkpoint import save_checkpoint
 from src.inference import Vocoder, load_generator
 from src.model import Generator
@@ -157,17 +159,9 @@ def test_wrong_config_value_stops_with_one_line(dataset, ckpt, tmp_path, args, n
 @pytest.mark.parametrize("damage", ["missing", "empty", "truncated", "garbage", "flipped", "other_network"])
 def test_bad_checkpoint_stops_with_one_line_naming_it(dataset, ckpt, tmp_path, damage):
     path = tmp_path / f"{damage}.ckpt"
-    data = open(ckpt, "rb").read()
-    if damage == "empty":
-        path.write_bytes(b"")
-    elif damage == "truncated":
-        path.write_bytes(data[: len(data) // 2])
-    elif damage == "garbage":
-        path.write_bytes(np.random.default_rng(0).bytes(4096))
-    elif damage == "flipped":
-        flipped = bytearray(data)
-        flipped[len(data) // 2] ^= 0x10
-        path.write_bytes(bytes(flipped))
+    if damage in KINDS:
+        shutil.copyfile(ckpt, path)
+        damage_file(path, damage)
     elif damage == "other_network":
         save_checkpoint([{"name": "encoder.fc.weight", "data": ms.Tensor(np.ones((8, 8), np.float32))}], str(path))
     with pytest.raises(SystemExit) as excinfo:

@@ -19,6 +19,7 @@ from src.checkpoint import CheckpointError, read_checkpoint, save_checkpoint, sc
 from src.model import Generator
 from src.model_utils.config import get_config
 from src.trainer import MelGANTrainer, list_checkpoints, prune_checkpoints, remove_stale_temp_files
+from tests.damage import damage_file
 from tests.test_dataset import make_train_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -186,19 +187,6 @@ def test_keep_checkpoint_max_removes_the_oldest(tmp_path):
                                                                                          "melgan-3_40.ckpt"]
 
 
-def _corrupt(path, how):
-    data = bytearray(path.read_bytes())
-    if how == "empty":
-        data = b""
-    elif how == "truncated":
-        data = data[:len(data) // 2]
-    elif how == "garbage":
-        data = np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes()
-    elif how == "flipped":
-        data[len(data) // 2] ^= 0x10
-    path.write_bytes(bytes(data))
-
-
 def _bad_setups(tmp_path, train_dir):
     empty = tmp_path / "empty"
     (empty / "wav").mkdir(parents=True)
@@ -235,7 +223,7 @@ def test_corrupt_resume_checkpoint_is_named(tmp_path, train_dir, how, restore_mo
     path = tmp_path / f"melgan-{how}.ckpt"
     ms.set_seed(0)
     save_checkpoint(Generator(0.2), str(path))
-    _corrupt(path, how)
+    damage_file(path, how)
     with pytest.raises(SystemExit) as stop:
         train.main(["--data_path", train_dir, *TINY, "--save_checkpoint_path", str(tmp_path / "out"),
                     "--pre_trained", "True", "--checkpoint_path", str(path)])
