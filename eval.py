@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from src import metrics
 from src.audio import (HOP, N_MELS, SAMPLE_RATE, AudioError, check_wav_complete, load_mel, log_mel,
-                       read_audio, write_text, write_wav)
+                       read_audio, write_bytes, write_text, write_wav)
 from src.checkpoint import CheckpointError
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
@@ -152,10 +152,7 @@ def plot_spectrograms(path, reference_mel, synthesized_mel, title):
     fig.savefig(buffer, format="png", dpi=80)
     plt.close(fig)
 
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(buffer.getvalue())
-    os.replace(tmp, path)
+    write_bytes(path, buffer.getvalue())
 
 
 def _fmt(value):

@@ -18,7 +18,11 @@ misreads two operators. This rewrites, in the protobuf (`mindspore.train.mind_ir
 """
 import os
 import sys
-import tempfile
+
+# The repository root, for `src` (this file also runs as a script from its own folder).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from src.audio import write_bytes  # noqa: E402
 
 LITE_MAX_MIND_IR_VERSION = 1
 
@@ -141,17 +145,7 @@ def convert(src, dst):
     if not model.graph.node:
         raise CompatError(f"{src}: not a MINDIR model (no graph)")
     changed = rewrite(model)
-    directory = os.path.dirname(os.path.abspath(dst))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dst) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_bytes(dst, model.SerializeToString())
     return changed
 
 

@@ -19,7 +19,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
-from src.audio import AudioError, _write_atomically, load_mel, write_text  # noqa: E402
+from src.audio import AudioError, load_mel, write_atomically, write_text  # noqa: E402
 from src.inference import split_windows  # noqa: E402
 
 META_NAME = "windows.json"
@@ -32,7 +32,7 @@ def window_file(name, index):
 def save_bin(path, array):
     """Raw C-order float32, atomically (what the C++ app reads with one fread)."""
     data = np.ascontiguousarray(array, dtype=np.float32)
-    _write_atomically(path, data.tofile)
+    write_atomically(path, data.tofile)
 
 
 def mel_files(mel_path):

@@ -117,7 +117,7 @@ def _atomic_target(path):
     return tmp
 
 
-def _write_atomically(path, write):
+def write_atomically(path, write):
     """write(tmp) to a temp file beside `path`, then rename it into place; never a half-written file."""
     tmp = _atomic_target(path)
     try:
@@ -132,7 +132,7 @@ def _write_atomically(path, write):
 def write_wav(path, audio, sr=SAMPLE_RATE):
     """Write 16-bit PCM mono WAV atomically (temp file + rename): never a half-written file."""
     audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
-    _write_atomically(path, lambda tmp: sf.write(tmp, audio, sr, subtype="PCM_16", format="WAV"))
+    write_atomically(path, lambda tmp: sf.write(tmp, audio, sr, subtype="PCM_16", format="WAV"))
 
 
 def save_npy(path, array):
@@ -140,7 +140,7 @@ def save_npy(path, array):
     def write(tmp):
         with open(tmp, "wb") as f:
             np.save(f, array)
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 def write_text(path, text):
@@ -148,7 +148,15 @@ def write_text(path, text):
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-    _write_atomically(path, write)
+    write_atomically(path, write)
+
+
+def write_bytes(path, data):
+    """Write bytes atomically (temp file + rename)."""
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+    write_atomically(path, write)
 
 
 def load_mel(path, n_mels=N_MELS):

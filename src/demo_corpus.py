@@ -6,12 +6,11 @@ Output folder: metadata.csv (`ID|text|normalized text`, LJ Speech's format) and 
 import os
 import shutil
 import subprocess
-import tempfile
 
 import numpy as np
 import soundfile as sf
 
-from src.audio import SAMPLE_RATE, write_text
+from src.audio import SAMPLE_RATE, write_atomically, write_text
 
 # Harvard sentences (IEEE 1969, public domain): phonetically balanced, varied length.
 SENTENCES = [
@@ -67,9 +66,7 @@ class DemoCorpusError(RuntimeError):
 
 def _speak(text, voice, speed, pitch, path):
     """espeak-ng text -> WAV at `path`, atomically (temp file + rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=".speak.", suffix=".wav", dir=os.path.dirname(path))
-    os.close(fd)
-    try:
+    def speak(tmp):
         result = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
                                  "-w", tmp, text], capture_output=True, text=True)
         if result.returncode != 0:
@@ -78,10 +75,7 @@ def _speak(text, voice, speed, pitch, path):
         if info.samplerate != SAMPLE_RATE or info.frames == 0:
             raise DemoCorpusError(f"espeak-ng wrote {info.frames} samples at {info.samplerate} Hz "
                                   f"(expected audio at {SAMPLE_RATE} Hz)")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomically(path, speak)
 
 
 def make_demo_corpus(out_dir, num_utterances=40, voices=None, seed=0):
