@@ -34,6 +34,31 @@ def resolve_amp_level(amp_level, device_target):
     return amp_level
 
 
+class _LeakyReLU(nn.LeakyReLU):
+    """nn.LeakyReLU with bit-identical values, computed as x * (1 if x > 0 else alpha).
+
+    nn.LeakyReLU is maximum(alpha * x, x); the CPU kernel of Maximum's gradient keeps two int64
+    index buffers per element for the life of the compiled graph (measured: ~0.4 GB over the G and
+    D steps at batch 4). This form's gradient is a select and a multiply, and a little faster.
+    Gradients equal nn.LeakyReLU's except at x == 0 exactly, where this gives alpha (PyTorch's
+    convention) instead of MindSpore's tie split (1 + alpha) / 2.
+    """
+
+    def construct(self, x):
+        slope = ops.select(x > 0, ops.ones_like(x), ops.full_like(x, self.alpha))
+        return x * slope
+
+
+def use_lean_leaky_relu(net):
+    """Switch `net`'s nn.LeakyReLU cells (parameter-free) to _LeakyReLU in place, for training on
+    MindSpore's CPU backend: same values, ~0.4 GB less resident memory. Parameters, their names and
+    the network seen by inference/export (which build their own) are untouched."""
+    for _, cell in net.cells_and_names():
+        if type(cell) is nn.LeakyReLU:  # pylint: disable=unidiomatic-typecheck
+            cell.__class__ = _LeakyReLU
+    return net
+
+
 class GeneratorWithLoss(nn.Cell):
     """L_G of the generator's output on (mel, wav); gradients flow into G only (see ScaledTrainStep)."""
 
@@ -161,6 +186,9 @@ class MelGANTrainer:
         self.amp_level = resolve_amp_level(cfg.amp_level, cfg.device_target)
         self.generator = Generator(cfg.leaky_alpha)
         self.discriminator = MultiDiscriminator()
+        if cfg.device_target == "CPU":
+            use_lean_leaky_relu(self.generator)
+            use_lean_leaky_relu(self.discriminator)
         g_net, d_net = self.generator, self.discriminator
         if self.amp_level != "O0":
             g_net = amp.auto_mixed_precision(g_net, self.amp_level)
