@@ -236,3 +236,30 @@ def test_entry_point_prints_one_line_no_traceback(tmp_path):
                      timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and "nowhere" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_lean_leaky_relu_matches_nn_leaky_relu():
+    """The CPU training LeakyReLU (src.trainer._LeakyReLU, no Maximum-gradient index buffers) gives
+    bit-identical values and the same gradient away from x == 0; MelGANTrainer uses it on CPU."""
+    from mindspore import nn, ops  # pylint: disable=import-outside-toplevel
+
+    from src.trainer import use_lean_leaky_relu  # pylint: disable=import-outside-toplevel
+
+    x = np.concatenate([np.random.default_rng(0).normal(size=1000) * 3,
+                        [0.0, -0.0, 1e-30, -1e-30, np.inf, -np.inf, 3.4e38, -3.4e38]]).astype(np.float32)
+    plain = nn.SequentialCell([nn.LeakyReLU(0.2)])
+    lean = use_lean_leaky_relu(nn.SequentialCell([nn.LeakyReLU(0.2)]))
+    assert type(lean[0]).__name__ == "_LeakyReLU"
+    xt = ms.Tensor(x)
+    np.testing.assert_array_equal(lean(xt).asnumpy(), plain(xt).asnumpy())
+    nan = lean(ms.Tensor(np.array([np.nan], np.float32))).asnumpy()
+    assert np.isnan(nan).all()
+
+    away = ms.Tensor(x[np.isfinite(x) & (x != 0)])
+    grad = ops.GradOperation()
+    np.testing.assert_array_equal(grad(lean)(away).asnumpy(), grad(plain)(away).asnumpy())
+
+    trainer = MelGANTrainer(get_config(["--train_length", "8", "--batch_size", "1"]))
+    kinds = {type(c).__name__ for net in (trainer.generator, trainer.discriminator)
+             for _, c in net.cells_and_names() if isinstance(c, nn.LeakyReLU)}
+    assert kinds == {"_LeakyReLU"}
