@@ -3,28 +3,12 @@ import os
 
 import numpy as np
 import pytest
-import soundfile as sf
 
-from src.audio import log_mel, normalize_mel, save_npy, write_wav
+from src.audio import normalize_mel, save_npy
 from src.dataset import MEL_PAD_VALUE, EpochShardSampler, MelGANSource, create_dataset, scan_pairs, set_epoch
+from tests.corpus import file_audio, make_train_folder
 
 HOP = 256
-
-
-def make_train_folder(root, lengths, seed=0):
-    """DATA/wav + DATA/mel from noise clips of the given sample counts; mel from the int16 audio."""
-    rng = np.random.default_rng(seed)
-    for i, n in enumerate(lengths):
-        name = f"utt{i:03d}"
-        wav_path = os.path.join(root, "wav", name + ".wav")
-        write_wav(wav_path, 0.3 * rng.standard_normal(n).astype(np.float32))
-        audio = sf.read(wav_path, dtype="int16")[0].astype(np.float32) / 32768.0
-        save_npy(os.path.join(root, "mel", name + ".npy"), log_mel(audio))
-    return str(root)
-
-
-def file_audio(path):
-    return sf.read(path, dtype="int16")[0].astype(np.float32) / 32768.0
 
 
 def locate(window, audios):

@@ -56,7 +56,7 @@ def free_port():
 
 
 def test_two_rank_data_parallel_matches_one_process(tmp_path):
-    from tests.test_dataset import make_train_folder  # pylint: disable=import-outside-toplevel
+    from tests.corpus import make_train_folder  # pylint: disable=import-outside-toplevel
     data = make_train_folder(tmp_path / "train", [9000, 11000, 8000, 12000], seed=3)
     common = ["--data_path", data, "--train_length", "8", "--max_steps", "2", "--seed", "7"]
     # msrun starts workers with the `python` on PATH: make it this interpreter.

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from src.checkpoint import read_checkpoint, scalar
-from tests.test_dataset import make_train_folder
+from tests.corpus import make_train_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -20,7 +20,7 @@ from src.model import Generator
 from src.model_utils.config import get_config
 from src.trainer import MelGANTrainer, list_checkpoints, prune_checkpoints, remove_stale_temp_files
 from tests.damage import damage_file
-from tests.test_dataset import make_train_folder
+from tests.corpus import make_train_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOG_LINE = re.compile(r"^(\d+)epoch (\d+)iter loss_G=(\S+) loss_D=(\S+) (\d+\.\d\d)s/it$")
