@@ -38,8 +38,9 @@ class _LeakyReLU(nn.LeakyReLU):
     """nn.LeakyReLU with bit-identical values, computed as x * (1 if x > 0 else alpha).
 
     nn.LeakyReLU is maximum(alpha * x, x); the CPU kernel of Maximum's gradient keeps two int64
-    index buffers per element for the life of the compiled graph (measured: ~0.4 GB over the G and
-    D steps at batch 4). This form's gradient is a select and a multiply, and a little faster.
+    index buffers per element for the life of the compiled graph (measured: ~0.5 GB over the G and
+    D steps at batch 4; switching lowered the peak by ~0.4 GB). This form's gradient is a select
+    and a multiply, and a little faster.
     Gradients equal nn.LeakyReLU's except at x == 0 exactly, where this gives alpha (PyTorch's
     convention) instead of MindSpore's tie split (1 + alpha) / 2.
     """

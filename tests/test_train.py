@@ -13,14 +13,16 @@ import time
 import mindspore as ms
 import numpy as np
 import pytest
+from mindspore import nn, ops
 
 import train
 from src.checkpoint import CheckpointError, read_checkpoint, save_checkpoint, scalar
 from src.model import Generator
 from src.model_utils.config import get_config
-from src.trainer import MelGANTrainer, list_checkpoints, prune_checkpoints, remove_stale_temp_files
-from tests.damage import damage_file
+from src.trainer import (MelGANTrainer, list_checkpoints, prune_checkpoints, remove_stale_temp_files,
+                         use_lean_leaky_relu)
 from tests.corpus import make_train_folder
+from tests.damage import damage_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOG_LINE = re.compile(r"^(\d+)epoch (\d+)iter loss_G=(\S+) loss_D=(\S+) (\d+\.\d\d)s/it$")
@@ -241,10 +243,6 @@ def test_entry_point_prints_one_line_no_traceback(tmp_path):
 def test_lean_leaky_relu_matches_nn_leaky_relu():
     """The CPU training LeakyReLU (src.trainer._LeakyReLU, no Maximum-gradient index buffers) gives
     bit-identical values and the same gradient away from x == 0; MelGANTrainer uses it on CPU."""
-    from mindspore import nn, ops  # pylint: disable=import-outside-toplevel
-
-    from src.trainer import use_lean_leaky_relu  # pylint: disable=import-outside-toplevel
-
     x = np.concatenate([np.random.default_rng(0).normal(size=1000) * 3,
                         [0.0, -0.0, 1e-30, -1e-30, np.inf, -np.inf, 3.4e38, -3.4e38]]).astype(np.float32)
     plain = nn.SequentialCell([nn.LeakyReLU(0.2)])
