@@ -23,7 +23,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from src import metrics
+from src import cpu_dispatch, metrics
 from src.audio import (HOP, N_MELS, SAMPLE_RATE, AudioError, check_wav_complete, load_mel, log_mel,
                        read_audio, write_bytes, write_text, write_wav)
 from src.checkpoint import CheckpointError
@@ -207,6 +207,9 @@ def run(cfg):
     check_inputs(items)  # bad input stops here, before the model is loaded and anything is written
 
     from src.inference import Vocoder  # MindSpore is imported only once the arguments are sane
+
+    if cfg.device_target == "CPU":
+        print(cpu_dispatch.startup_line())
 
     vocoder = Vocoder.from_checkpoint(cfg.eval_model_path, device_target=cfg.device_target, device_id=cfg.device_id,
                                       alpha=cfg.leaky_alpha, mode=cfg.eval_mode, eval_length=cfg.eval_length,

@@ -188,7 +188,10 @@ def export(cfg):
     remove_stale_temps(path)
 
     import mindspore as ms
+    from src import cpu_dispatch
 
+    if cfg.device_target == "CPU":
+        print(cpu_dispatch.startup_line(), flush=True)
     try:
         ms.set_device(cfg.device_target, cfg.device_id)
     except (RuntimeError, ValueError) as e:

@@ -17,6 +17,7 @@ os.environ.setdefault("GLOG_v", "3")  # MindSpore's deprecation warnings would b
 import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
 
+from src import cpu_dispatch  # noqa: E402
 from src.audio import AudioError  # noqa: E402
 from src.checkpoint import CheckpointError  # noqa: E402
 from src.model_utils.config import get_config  # noqa: E402
@@ -113,6 +114,8 @@ def train(cfg):
     rank_id, group_size = init_context(cfg)
     is_main = rank_id == 0
     if is_main:
+        if cfg.device_target == "CPU":
+            print(cpu_dispatch.startup_line(), flush=True)
         check_writable(cfg.save_checkpoint_path)
         for name in remove_stale_temp_files(cfg.save_checkpoint_path, cfg.save_checkpoint_name):
             print(f"removed {name}: left by a save that was interrupted", flush=True)

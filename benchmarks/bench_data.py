@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from preprocess import preprocess  # noqa: E402
+from src import cpu_dispatch  # noqa: E402
 from src.demo_corpus import make_demo_corpus  # noqa: E402
 
 BATCH, TRAIN_LENGTH = 4, 64
@@ -130,7 +131,8 @@ def main():
         supply = {w: bench_batches(train_dir, w, args.repeats) for w in (1, 2)}
         step = bench_train_step(train_dir, args.train_steps) if args.train_steps > 0 else None
 
-        print(f"\n== data pipeline benchmark ({os.cpu_count()} CPU cores, load average "
+        print("\n" + cpu_dispatch.header())
+        print(f"== data pipeline benchmark ({os.cpu_count()} CPU cores, load average "
               f"{os.getloadavg()[0]:.1f}; medians of {args.repeats}) ==")
         print(f"preprocess.py on the demo corpus x {args.copies} ({args.utterances * args.copies} files, "
               f"{seconds:.0f} s of audio), fresh output, seconds of audio per wall second:")

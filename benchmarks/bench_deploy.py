@@ -24,6 +24,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from src import cpu_dispatch  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
+
 import mindspore as ms  # noqa: E402
 
 import export  # noqa: E402
@@ -74,6 +76,7 @@ def main():
     parser.add_argument("--eval_length", type=int, default=240)
     args = parser.parse_args()
     os.environ.setdefault("GLOG_v", "3")
+    print(cpu_dispatch.header())
     ms.set_device("CPU")
     frames = args.eval_length
     audio_ms = frames * HOP / SAMPLE_RATE * 1000

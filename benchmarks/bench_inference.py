@@ -26,6 +26,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from src import cpu_dispatch  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
+
 HOP, SR = 256, 22050
 UPSAMPLES = ((8, 16, 4), (8, 16, 4), (2, 4, 1), (2, 4, 1))
 
@@ -127,8 +129,8 @@ def long_worker(mode, weights, seconds, chunk_frames):
 
 
 # ---------------------------------------------------------------- driver
-def _spawn(args):
-    return subprocess.Popen([sys.executable, os.path.abspath(__file__), *args], cwd=ROOT, text=True,
+def _spawn(args, env=None):
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), *args], cwd=ROOT, text=True, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
@@ -152,8 +154,10 @@ def bench_window(weights, frames, repeats, threads, tmp):
         print("torch not installed: PyTorch eager is left out (pip install -r requirements-bench.txt)")
     workers = {}
     for kind in kinds:  # start one at a time so compile/warm-up does not overlap timing
+        # PyTorch runs uncapped: the project's oneDNN cap is MindSpore's fix, not the peer's.
         workers[kind] = _spawn(["--worker", kind, "--weights", weights, "--mel", mel_path,
-                                "--out", os.path.join(tmp, kind + ".npy"), "--threads", str(threads)])
+                                "--out", os.path.join(tmp, kind + ".npy"), "--threads", str(threads)],
+                               env=cpu_dispatch.peer_environ() if kind == "torch" else None)
         _read_result(workers[kind], "READY")
     times, cpu_times = {k: [] for k in kinds}, {k: [] for k in kinds}
     for _ in range(repeats):
@@ -231,6 +235,7 @@ def main():
             ms.set_seed(0)
             g = Generator(0.2)
         np.savez(weights, **{p.name: p.asnumpy() for p in g.get_parameters()})
+        print(cpu_dispatch.header())
         print(f"mindspore {ms.__version__}, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f} "
               "(other processes on a shared machine inflate absolute times; compare within a run)")
         med = bench_window(weights, args.frames, args.repeats, args.threads, tmp)
