@@ -75,9 +75,23 @@ def _inside(path, folder):
     return os.path.commonpath([os.path.realpath(path), os.path.realpath(folder)]) == os.path.realpath(folder)
 
 
-def choose_val(names, val_size):
+VAL_FRACTION, VAL_MAX = 0.05, 10
+
+
+def default_val_size(count):
+    """Held out when --val_size is not given: about 5 % of the corpus, at least 1 and at most 10 (the
+    zoo's fixed 10 would leave a 12-clip corpus 2 clips to train on). A single clip is all training."""
+    if count < 2:
+        return 0
+    return min(VAL_MAX, max(1, round(VAL_FRACTION * count)))
+
+
+def choose_val(names, val_size=None):
     """Deterministic held-out set: the names with the smallest SHA-1, so it does not depend on file
-    order and stays the same when the corpus grows. At least one utterance is left for training."""
+    order and stays the same when the corpus grows. At least one utterance is left for training.
+    val_size None: default_val_size."""
+    if val_size is None:
+        val_size = default_val_size(len(names))
     count = max(0, min(val_size, len(names) - 1))
     return set(sorted(names, key=lambda n: hashlib.sha1(n.encode("utf-8")).hexdigest())[:count])
 
@@ -184,11 +198,12 @@ def write_manifest(out_dir, input_dir, train, val, bad, seconds):
     write_text(os.path.join(out_dir, MANIFEST), json.dumps(manifest, indent=1) + "\n")
 
 
-def preprocess(input_dir, output_dir, val_size=10, num_workers=None):
-    """Run the whole preprocessing; returns the manifest's counts. SystemExit(one line) on failure."""
+def preprocess(input_dir, output_dir, val_size=None, num_workers=None):
+    """Run the whole preprocessing; returns the manifest's counts. SystemExit(one line) on failure.
+    val_size None: about 5 % of the corpus held out (default_val_size)."""
     if not os.path.isdir(input_dir):
         raise SystemExit(f"error: {input_dir}: no such folder")
-    if val_size < 0:
+    if val_size is not None and val_size < 0:
         raise SystemExit(f"error: --val_size must be >= 0, got {val_size}")
     num_workers = num_workers or os.cpu_count() or 1
     for sub in ("train/wav", "train/mel", "val", "val_wav"):
@@ -200,6 +215,10 @@ def preprocess(input_dir, output_dir, val_size=10, num_workers=None):
     for path, reason in problems:
         warn(f"skipped {path}: {reason}")
     val_names = choose_val([n for n, _ in items], val_size)
+    if val_size is None:
+        split_rule = f"val: {len(val_names)} of {len(items)} held out by default (5 %, 1 to {VAL_MAX}; set --val_size)"
+    else:
+        split_rule = f"val: {len(val_names)} of {len(items)} held out (--val_size {val_size})"
     jobs = [(n, p, "val" if n in val_names else "train", output_dir) for n, p in items]
 
     start, noted, processed_seconds = time.time(), set(), 0.0
@@ -238,7 +257,7 @@ def preprocess(input_dir, output_dir, val_size=10, num_workers=None):
     write_manifest(output_dir, input_dir, done["train"], done["val"], bad, seconds)
 
     print(f"preprocess: {len(done['train'])} train + {len(done['val'])} val utterances "
-          f"({seconds['train'] / 60:.1f} + {seconds['val'] / 60:.1f} min of audio) in {output_dir}; "
+          f"({seconds['train'] / 60:.1f} + {seconds['val'] / 60:.1f} min of audio) in {output_dir} [{split_rule}]; "
           f"{counts['done']} processed ({counts['resampled']} resampled, {counts['downmixed']} mixed down), "
           f"{counts['kept']} already done, {len(bad)} skipped; {wall:.1f} s"
           + (f" ({processed_seconds / max(wall, 1e-9):.0f} s of audio per s)" if counts["done"] else ""))
@@ -254,7 +273,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input_dir", required=True, help="LJ Speech-style folder or any folder of audio files")
     parser.add_argument("--output_dir", required=True, help="dataset folder to create or complete")
-    parser.add_argument("--val_size", type=int, default=10, help="utterances held out in val/ (default 10)")
+    parser.add_argument("--val_size", type=int, default=None,
+                        help=f"utterances held out in val/ (default: 5 %% of the corpus, 1 to {VAL_MAX})")
     parser.add_argument("--num_workers", type=int, default=None, help="processes (default: all cores)")
     args = parser.parse_args(argv)
     try:

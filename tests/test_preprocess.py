@@ -312,3 +312,26 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
     save_npy(str(npy), np.zeros((80, 2), np.float32))
     for path in (wav, npy):
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_default_val_size_scales_with_the_corpus():
+    sizes = {n: _preprocess.default_val_size(n) for n in (0, 1, 2, 12, 24, 50, 100, 199, 200, 13100)}
+    assert sizes == {0: 0, 1: 0, 2: 1, 12: 1, 24: 1, 50: 2, 100: 5, 199: 10, 200: 10, 13100: 10}
+    names = [f"clip{i:02d}" for i in range(12)]
+    assert choose_val(names) == choose_val(names, 1)  # None -> the default
+
+
+def test_small_corpus_keeps_most_clips_for_training_and_says_so(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(12):
+        sf.write(corpus / f"clip{i:02d}.wav", 0.1 * np.sin(np.arange(3000 + 100 * i) / 5.0), 22050,
+                 subtype="PCM_16")
+    r = run_cli("--input_dir", str(corpus), "--output_dir", str(tmp_path / "ds"), "--num_workers", "1")
+    assert r.returncode == 0, r.stderr
+    assert "11 train + 1 val" in r.stdout and "1 of 12 held out by default (5 %" in r.stdout
+    assert len(os.listdir(tmp_path / "ds" / "train" / "mel")) == 11
+    r = run_cli("--input_dir", str(corpus), "--output_dir", str(tmp_path / "ds"), "--val_size", "3")
+    assert r.returncode == 0, r.stderr  # an explicit count still wins
+    assert "9 train + 3 val" in r.stdout and "3 of 12 held out (--val_size 3)" in r.stdout
+    assert len(os.listdir(tmp_path / "ds" / "val")) == 3
