@@ -186,7 +186,8 @@ def write_report(output_path, rows):
     write_text(os.path.join(output_path, "report.csv"), text.getvalue())
     notes = {"rtf": "synthesis time / audio duration; the mean leaves out calls that compiled a new graph shape "
                     "(unless every call did)",
-             "mcd_db": f"mel-cepstral distortion over DCT coefficients 1..{metrics.MCD_COEFFS} of the log-mel",
+             "mcd_db": f"mel-cepstral distortion in dB, SPTK mel-cepstra c1..c{metrics.MCD_COEFFS} (alpha "
+                       f"{metrics.MCD_ALPHA}), frames paired by index; a few dB for a good vocoder",
              "stoi": "None when pystoi is not installed", "pesq_wb": "None when pesq is not installed"}
     write_text(os.path.join(output_path, "report.json"),
                json.dumps({"files": rows, "mean": mean, "notes": notes}, indent=1) + "\n")

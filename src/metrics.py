@@ -1,9 +1,13 @@
 """Objective metrics between a reference waveform and a synthesized one (eval.py's report).
 
 - log-mel L1: mean |log-mel(ref) - log-mel(syn)| with SPEC §1 features (natural log).
-- MCD: mel-cepstral distortion in dB over cepstral coefficients 1..24 (c0, the energy, excluded),
-  cepstra being the orthonormal DCT-II of the SPEC log-mel; frames are time-aligned (the
-  vocoder keeps the mel's timing), so no DTW: MCD = 10/ln10 · mean_t sqrt(2 Σ_k (c_k - c'_k)²).
+- MCD: the speech-synthesis literature's mel-cepstral distortion, in dB. Mel-cepstra are SPTK's
+  (pysptk.mcep: mel-cepstral analysis, order 24, all-pass constant alpha 0.455, the value
+  pysptk.util.mcepalpha gives for 22.05 kHz) of Blackman-windowed 1024-sample frames every 256
+  samples, so one frame per mel frame; MCD = 10/ln10 · mean_t sqrt(2 Σ_{k=1..24} (c_k - c'_k)²),
+  c0 (the frame energy) excluded. Frames are paired by index, not by DTW: a vocoder keeps the mel's
+  timing sample for sample, and DTW would only hide a timing error (and cost O(frames²)). A good
+  vocoder scores a few dB; unrelated audio 10 dB or more.
 - STOI (pystoi) and wide-band PESQ (pesq, at 16 kHz) when those packages are importable.
 Both signals are cut to the shorter length first (a vocoder returns 256 × frames samples, up
 to 255 more than the audio the mel was computed from).
@@ -12,11 +16,17 @@ import math
 import warnings
 
 import numpy as np
-import scipy.fft
 
-from src.audio import SAMPLE_RATE, log_mel
+from src.audio import HOP, N_FFT, SAMPLE_RATE, log_mel
+
+with warnings.catch_warnings():
+    # pysptk 1.0.1 imports pkg_resources (for its example audio path), which warns it is deprecated
+    warnings.simplefilter("ignore")
+    import pysptk
 
 MCD_COEFFS = 24
+MCD_ALPHA = 0.455  # pysptk.util.mcepalpha(22050): the all-pass constant closest to the mel scale
+_MCEP_EPS = 1e-6  # added to the periodogram (as ESPnet's MCD does): digital silence gets a finite log
 
 try:  # optional: reported when installed
     from pystoi import stoi as _stoi
@@ -38,15 +48,17 @@ def log_mel_l1(reference, synthesized, sr=SAMPLE_RATE):
     return float(np.mean(np.abs(log_mel(ref, sr=sr) - log_mel(syn, sr=sr))))
 
 
-def mel_cepstrum(audio, sr=SAMPLE_RATE, n_coeffs=MCD_COEFFS):
-    """(frames, n_coeffs) cepstral coefficients 1..n_coeffs of the SPEC log-mel."""
-    ceps = scipy.fft.dct(log_mel(audio, sr=sr).astype(np.float64), type=2, norm="ortho", axis=0)
-    return ceps[1:n_coeffs + 1].T
+def mel_cepstrum(audio, order=MCD_COEFFS, alpha=MCD_ALPHA):
+    """(frames, order) SPTK mel-cepstra c1..c_order, one frame per SPEC mel frame (centred,
+    reflect-padded, 1 + samples // 256 frames)."""
+    x = np.pad(np.asarray(audio, dtype=np.float64), N_FFT // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP] * pysptk.blackman(N_FFT)
+    return np.stack([pysptk.mcep(f, order, alpha, etype=1, eps=_MCEP_EPS)[1:] for f in frames])
 
 
-def mel_cepstral_distortion(reference, synthesized, sr=SAMPLE_RATE, n_coeffs=MCD_COEFFS):
+def mel_cepstral_distortion(reference, synthesized):
     ref, syn = align(reference, synthesized)
-    diff = mel_cepstrum(ref, sr, n_coeffs) - mel_cepstrum(syn, sr, n_coeffs)
+    diff = mel_cepstrum(ref) - mel_cepstrum(syn)
     return float(10.0 / math.log(10.0) * np.mean(np.sqrt(2.0 * np.sum(diff ** 2, axis=1))))
 
 
@@ -86,7 +98,7 @@ def compare(reference, synthesized, sr=SAMPLE_RATE):
     """All distances between a reference and a synthesized waveform, as a dict."""
     return {
         "log_mel_l1": log_mel_l1(reference, synthesized, sr),
-        "mcd_db": mel_cepstral_distortion(reference, synthesized, sr),
+        "mcd_db": mel_cepstral_distortion(reference, synthesized),
         "stoi": stoi_score(reference, synthesized, sr),
         "pesq_wb": pesq_score(reference, synthesized, sr),
     }

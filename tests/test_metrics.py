@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from src import metrics
-from src.audio import SAMPLE_RATE
+from src.audio import SAMPLE_RATE, log_mel
+from src.metrics import pysptk
 
 
 def _speechlike(seconds=1.5, seed=0):
@@ -41,14 +42,38 @@ def test_distances_grow_with_damage():
     assert m["stoi"] > s["stoi"] and m["pesq_wb"] > s["pesq_wb"]
 
 
-def test_mcd_matches_its_definition():
+def test_mcd_is_sptk_mel_cepstra_frame_by_frame():
     x, y = _speechlike(seed=0), _speechlike(seed=3) * 0.5
     cx, cy = metrics.mel_cepstrum(x), metrics.mel_cepstrum(y)
-    assert cx.shape[1] == metrics.MCD_COEFFS
+    # one frame per SPEC mel frame, c1..c24
+    assert cx.shape == (log_mel(x).shape[1], metrics.MCD_COEFFS)
+    # frame t is SPTK's mel-cepstral analysis (alpha 0.455) of the Blackman-windowed 1024 samples
+    # centred on sample 256 t
+    t = 20
+    frame = x[t * 256 - 512:t * 256 + 512].astype(np.float64) * pysptk.blackman(1024)
+    np.testing.assert_allclose(cx[t], pysptk.mcep(frame, 24, 0.455, etype=1, eps=1e-6)[1:], rtol=1e-9, atol=1e-12)
+    assert pysptk.util.mcepalpha(SAMPLE_RATE) == pytest.approx(metrics.MCD_ALPHA, abs=1e-3)
     frame_mcd = 10 / np.log(10) * np.sqrt(2 * ((cx - cy) ** 2).sum(axis=1))
     assert metrics.mel_cepstral_distortion(x, y) == pytest.approx(frame_mcd.mean(), rel=1e-9)
-    # c0 (overall level) is left out: a pure gain change moves L1 but not the cepstral shape much
-    assert metrics.log_mel_l1(x, 0.5 * x) == pytest.approx(np.log(2), abs=0.05)
+
+
+def test_mcd_is_on_the_published_scale():
+    """0 for identical audio, a few dB for a close copy, more than 10 dB for noise (as in papers)."""
+    x = _speechlike()
+    rng = np.random.default_rng(2)
+    rms = float(np.sqrt(np.mean(x ** 2)))
+    close = x + 0.03 * rms * rng.normal(size=x.size).astype(np.float32)  # 30 dB SNR
+    noise = 0.1 * rng.normal(size=x.size).astype(np.float32)
+    assert metrics.mel_cepstral_distortion(x, x) == 0.0
+    assert 0.2 < metrics.mel_cepstral_distortion(x, close) < 4.0
+    assert metrics.mel_cepstral_distortion(x, noise) > 10.0
+
+
+def test_mcd_pairs_frames_by_index():
+    """No DTW: a vocoder keeps the mel's timing, so audio one frame late is a real error."""
+    x = _speechlike()
+    late = np.concatenate([np.zeros(256, np.float32), x[:-256]])
+    assert metrics.mel_cepstral_distortion(x, late) > 1.0
 
 
 def test_too_short_for_stoi_is_none_not_a_placeholder():
