@@ -19,7 +19,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
-from src.audio import AudioError, load_mel, write_atomically, write_text  # noqa: E402
+from src.audio import AudioError, load_mel, warn_if_not_log_mel, write_atomically, write_text  # noqa: E402
 from src.inference import split_windows  # noqa: E402
 
 META_NAME = "windows.json"
@@ -67,6 +67,9 @@ def preprocess(mel_path, output_path, eval_length=240, hop_size=256):
         raise AudioError(f"eval_length must be positive, got {eval_length}")
     files = mel_files(mel_path)
     mels = [(os.path.splitext(os.path.basename(f))[0], load_mel(f)) for f in files]  # validate all first
+    warned = set()
+    for f, (_, mel) in zip(files, mels):
+        warn_if_not_log_mel(mel, f, warned)
     try:
         os.makedirs(output_path, exist_ok=True)
     except OSError as e:

@@ -2,12 +2,15 @@
 
 One definition used by preprocessing, copy synthesis in eval, and the tests' references.
 """
+import math
 import os
+import sys
 import tempfile
 
 import librosa
 import numpy as np
 import soundfile as sf
+from tqdm import tqdm
 
 SAMPLE_RATE = 22050
 HOP = 256
@@ -185,3 +188,54 @@ def check_mel(mel, name, n_mels=N_MELS):
     if not np.all(np.isfinite(mel)):
         raise AudioError(f"{name}: mel contains NaN or infinite values")
     return mel.astype(np.float32)
+
+
+LOG_MEL_MIN = math.log(LOG_FLOOR)  # -11.51: SPEC's floor
+LOG_MEL_MAX = 4.0  # full-scale square waves and noise reach about +2.5; louder is not audio in [-1, 1]
+_DOCS = "SPEC log-mels are ln(max(mel, 1e-5)), values in about [-11.5, +3]; vocoded as they are, these give noise"
+
+
+def mel_range_problem(mel):
+    """None when `mel`'s values can be a SPEC log-mel, else the likely cause (one phrase). Feeding
+    another toolkit's features is the most common vocoder mistake, and the network turns them into
+    noise without complaint; these are the usual kinds, told apart by range and floor."""
+    mel = np.asarray(mel, dtype=np.float64)
+    low, high = float(mel.min()), float(mel.max())
+    if high > LOG_MEL_MAX:
+        if low >= 0:
+            return f"values {low:.3g}..{high:.3g}, all >= 0: looks like a linear mel magnitude or power (no log taken)"
+        if low <= -20:
+            return f"values {low:.1f}..{high:.1f}: looks like decibels (10·log10 or 20·log10, e.g. librosa.power_to_db)"
+        return (f"values up to {high:.1f}, above what a log-mel of audio in [-1, 1] reaches (about +3): "
+                f"audio scaled to int16 before the mel, or another toolkit's scaling")
+    if low < LOG_MEL_MIN - 0.01:
+        if low <= -20:
+            return f"values down to {low:.1f}: looks like decibels (10·log10 or 20·log10) or a log with a tiny floor"
+        return f"values down to {low:.2f}, below SPEC's floor ln(1e-5) = -11.51: a log with another floor or scaling"
+    if low >= 0 and high > 0:
+        return f"values {low:.3g}..{high:.3g}, all >= 0: looks like a linear mel magnitude (no log) or features scaled to [0, 1]"
+    floor_share = np.mean(mel <= low + 1e-4)
+    if low > LOG_MEL_MIN + 0.01 and low <= -1 and floor_share >= 0.01:  # clipped at a floor, not SPEC's
+        exponent = -low
+        if abs(exponent - round(exponent)) < 1e-3:
+            return (f"{100 * floor_share:.0f} % of values clipped at {low:.2f} = log10(1e-{round(exponent)}): "
+                    f"looks like log10 features (SPEC uses the natural log: multiply by ln 10 = 2.303)")
+        return f"{100 * floor_share:.0f} % of values clipped at {low:.2f}, not at SPEC's ln(1e-5) = -11.51: another toolkit's log floor or normalization"
+    if mel.shape[-1] >= 20:
+        means, stds = mel.mean(axis=-1), mel.std(axis=-1)
+        if np.all(np.abs(means) < 0.1) and np.all((stds > 0.8) & (stds < 1.2)):
+            return ("every channel has mean 0 and standard deviation 1: features normalized with corpus statistics "
+                    "(e.g. ParallelWaveGAN/ESPnet); undo the normalization first")
+    return None
+
+
+def warn_if_not_log_mel(mel, name, warned):
+    """One 'warning: NAME: ...' line on stderr when mel cannot be a SPEC log-mel; `warned` (a set
+    the caller keeps) makes it once per name."""
+    if name in warned:
+        return
+    problem = mel_range_problem(mel)
+    if problem:
+        warned.add(name)
+        # tqdm.write: a progress bar on stderr (eval's) is moved below the line, not run into it
+        tqdm.write(f"warning: {name}: {problem}. {_DOCS}", file=sys.stderr)

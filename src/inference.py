@@ -76,7 +76,7 @@ import mindspore as ms  # noqa: E402  (imported here: the window functions above
 import mindspore.nn as nn  # noqa: E402
 import mindspore.ops as ops  # noqa: E402
 
-from src.audio import check_mel, normalize_mel  # noqa: E402
+from src.audio import check_mel, normalize_mel, warn_if_not_log_mel  # noqa: E402
 from src.checkpoint import load_into, read_checkpoint  # noqa: E402
 from src.model import Generator  # noqa: E402
 
@@ -233,6 +233,7 @@ class Vocoder:
         self.chunk_frames = chunk_frames
         self.context = context
         self.shapes_seen = set()  # input shapes compiled so far (a new shape costs a graph compile)
+        self.warned = set()  # names of inputs already warned about (warn_if_not_log_mel)
 
     @classmethod
     def from_checkpoint(cls, path, device_target="CPU", alpha=0.2, device_id=None, **kwargs):
@@ -251,6 +252,7 @@ class Vocoder:
 
     def __call__(self, log_mel, mode=None, name="log_mel"):
         log_mel = check_mel(log_mel, name)
+        warn_if_not_log_mel(log_mel, name, self.warned)
         if (mode or self.mode) == "window":
             return self.windowed(log_mel)
         return self.whole(log_mel)
@@ -291,6 +293,7 @@ class VocoderStream:
         self.received = 0
         self.emitted = 0  # frames whose audio was returned
         self.closed = False
+        self.warned = set()
 
     @property
     def latency_frames(self):
@@ -303,6 +306,7 @@ class VocoderStream:
         if log_mel.ndim == 2 and log_mel.shape[0] == 80 and log_mel.shape[1] == 0:
             return np.zeros(0, dtype=np.float32)
         log_mel = check_mel(log_mel, "streamed mel")
+        warn_if_not_log_mel(log_mel, "streamed mel", self.warned)
         self.buffer = np.concatenate([self.buffer, normalize_mel(log_mel)], axis=1)
         self.received += log_mel.shape[1]
         pieces = []

@@ -203,3 +203,13 @@ def test_kill_9_mid_run_then_rerun_completes(tmp_path, ckpt):
     assert _complete_wavs(out) == [f"u{i}.wav" for i in range(8)]
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
     assert len(json.loads((out / "report.json").read_text())["files"]) == 8
+
+
+def test_features_from_another_toolkit_are_named_once(dataset, ckpt, tmp_path, capsys):
+    """A log10 mel vocodes into noise without error: the run says which file and why, once."""
+    save_npy(str(dataset / "log10.npy"), np.load(dataset / "a.npy") / np.log(10))
+    rows = _run(dataset, ckpt, tmp_path / "out")
+    assert [r["name"] for r in rows] == ["a", "b", "c", "log10"]  # still synthesized
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and str(dataset / "log10.npy") in warnings[0] and "log10" in warnings[0], captured

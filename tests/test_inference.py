@@ -193,3 +193,16 @@ def test_missing_parameter_other_network_and_missing_file_are_errors(tmp_path, g
         Vocoder.from_checkpoint(str(other))
     with pytest.raises(CheckpointError, match="nothere.ckpt.*not found"):
         Vocoder.from_checkpoint(str(tmp_path / "nothere.ckpt"))
+
+
+def test_features_that_cannot_be_log_mels_are_named_once(vocoder, capsys):
+    db = 20 * _mel(120) / np.log(10)  # a "dB" mel: the audio is noise, so say so
+    vocoder(db, name="db.npy")
+    vocoder(db, name="db.npy")
+    stream = vocoder.stream(chunk_frames=50)
+    for start in range(0, 120, 40):
+        stream.push(db[:, start:start + 40])
+    stream.flush()
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(err) == 2 and "db.npy" in err[0] and "decibels" in err[0], err
+    assert err[1].startswith("warning: streamed mel: ") and "decibels" in err[1]
