@@ -8,7 +8,7 @@ import mindspore as ms
 from src.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint, scalar
 from src.model import Generator
 from tests.damage import damage_file
-from tests.test_model import SPEC_G_NAMES
+from tests.spec_reference import SPEC_G_NAMES
 
 
 def _public_style_ckpt(path, seed=0):

@@ -58,7 +58,7 @@ from src.audio import AudioError  # noqa: E402
 from src.checkpoint import CheckpointError, save_checkpoint  # noqa: E402
 from src.inference import CONTEXT_FRAMES, FastGenerator, Vocoder  # noqa: E402
 from src.model import Generator  # noqa: E402
-from tests.test_model import numpy_generator  # noqa: E402
+from tests.spec_reference import numpy_generator  # noqa: E402
 
 
 @pytest.fixture(scope="module")
