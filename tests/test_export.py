@@ -12,7 +12,7 @@ import mindspore as ms
 
 import export
 from src.checkpoint import load_into, read_checkpoint, save_checkpoint
-from src.export_nets import polyphase_weights
+from src.onnx_graph import polyphase_weights
 from src.model import Generator
 from src.model_utils.config import get_config
 

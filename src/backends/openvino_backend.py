@@ -1,0 +1,90 @@
+"""OpenVINO (CPU plugin) on the direct ONNX graph or an .onnx file; fp32 exact, bf16 where the CPU has it.
+
+The model is compiled once per input shape (static shapes let the CPU plugin pick its best kernels;
+chunks and stream pieces all have one shape by design). At most MAX_SHAPES stay compiled, so memory
+stays flat however many short files of different lengths pass through.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from src.backends import Backend, BackendError, onnx_input_frames, require
+
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
+ELEMENT_TYPES = {"fp32": "f32", "bf16": "bf16"}  # openvino.Type attribute per precision
+MAX_SHAPES = 4
+
+
+class OpenVinoBackend(Backend):
+    name = "openvino"
+    file_kinds = ("onnx",)
+
+    def __init__(self, model, source, precision="fp32", threads=0):
+        """model: a path or the serialized ONNX bytes; source names it in messages."""
+        super().__init__(precision)
+        ov = self.ov = require("openvino", self.name)
+        self.core = ov.Core()
+        try:
+            self.model = self.core.read_model(model) if isinstance(model, str) else \
+                self.core.read_model(model, b"")
+        except Exception as e:  # OpenVINO raises RuntimeError with a multi-line trace for bad files
+            raise BackendError(f"{source}: damaged or not an ONNX model ({_first_line(e)})") from None
+        shape = self.model.inputs[0].get_partial_shape()
+        dims = [d.get_length() if d.is_static else None for d in shape]
+        self.fixed_frames = onnx_input_frames(dims, source)
+        self.source = source
+        # Always explicit: on AMX CPUs OpenVINO's default is bf16, which would make fp32 inexact.
+        self.config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            self.config["INFERENCE_NUM_THREADS"] = str(threads)
+        self.requests = OrderedDict()  # input shape -> infer request of the model compiled for it
+
+    @staticmethod
+    def require():
+        require("openvino", OpenVinoBackend.name)
+
+    @classmethod
+    def from_generator(cls, generator, precision="fp32", alpha=0.2, threads=0):
+        from src import onnx_graph
+
+        require("onnx", cls.name)
+        return cls(onnx_graph.from_generator(generator).SerializeToString(), "checkpoint graph", precision, threads)
+
+    @classmethod
+    def from_file(cls, path, precision="fp32", threads=0):
+        return cls(path, path, precision, threads)
+
+    def _request(self, shape):
+        request = self.requests.get(shape)
+        if request is not None:
+            self.requests.move_to_end(shape)
+            return request
+        from src import cpu_dispatch
+
+        model = self.model.clone()
+        model.reshape({model.inputs[0]: list(shape)})
+        try:
+            with cpu_dispatch.uncapped():
+                compiled = self.core.compile_model(model, "CPU", self.config)
+        except Exception as e:
+            raise BackendError(f"{self.source}: OpenVINO cannot compile it for input {list(shape)} at "
+                               f"{self.precision} ({_first_line(e)})") from None
+        got = compiled.get_property("INFERENCE_PRECISION_HINT")
+        if got != getattr(self.ov.Type, ELEMENT_TYPES[self.precision]):  # never a silent other precision
+            raise BackendError(f"OpenVINO would run {got} here where {self.precision} was asked for")
+        request = compiled.create_infer_request()
+        self.requests[shape] = request
+        while len(self.requests) > MAX_SHAPES:
+            self.requests.popitem(last=False)
+        return request
+
+    def __call__(self, normalized):
+        normalized = np.ascontiguousarray(normalized, dtype=np.float32)
+        request = self._request(tuple(normalized.shape))
+        out = request.infer({0: normalized})[0]
+        return np.array(out, dtype=np.float32).reshape(normalized.shape[0], -1)
+
+
+def _first_line(error):
+    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.startswith("Exception from")]
+    return (lines[0] if lines else type(error).__name__)[:160]
