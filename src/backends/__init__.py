@@ -113,8 +113,8 @@ def make_backend(name, source, precision="fp32", alpha=0.2, threads=0):
     return cls.from_file(str(source), precision, threads=threads)
 
 
-def onnx_input_frames(shape, source):
-    """Frame count of an ONNX/OpenVINO input shape [N, 80, T] (None if T is dynamic); checks 80 mels."""
+def input_frames(shape, source):
+    """Frame count of a model's input shape [N, 80, T] (None if T is dynamic); checks 80 mels."""
     if len(shape) != 3 or (shape[1] is not None and shape[1] != 80):
         raise BackendError(f"{source}: not a MelGAN generator (input shape {list(shape)}, expected [N, 80, T])")
     return shape[2]

@@ -1,7 +1,7 @@
 """MindSpore: the compiled FastGenerator (from a checkpoint) or an exported MINDIR (mindspore.load)."""
 import numpy as np
 
-from src.backends import Backend, BackendError, onnx_input_frames
+from src.backends import Backend, BackendError, input_frames
 
 
 class MindSporeBackend(Backend):
@@ -38,13 +38,19 @@ class MindSporeBackend(Backend):
         except (RuntimeError, ValueError, TypeError, OSError) as e:
             raise BackendError(f"{path}: damaged or not a MINDIR model ({str(e).strip().splitlines()[0][:160]})") \
                 from None
-        inputs = graph.graph.get_inputs() if hasattr(graph.graph, "get_inputs") else None
-        fixed = None
-        if inputs:
-            shape = [None if d < 0 else d for d in inputs[0].shape]
-            fixed = onnx_input_frames(shape, path)
-        return cls(graph, precision, fixed_frames=fixed)
+        return cls(graph, precision, fixed_frames=input_frames(_mindir_input_shape(path), path))
 
     def __call__(self, normalized):
         out = self.compiled(self.ms.Tensor(np.ascontiguousarray(normalized, dtype=np.float32)))
         return out.asnumpy().reshape(normalized.shape[0], -1)
+
+
+def _mindir_input_shape(path):
+    """[N, 80, T] of a MINDIR's input, None for a dynamic axis (mindspore.load does not expose it)."""
+    from mindspore.train import mind_ir_pb2
+
+    model = mind_ir_pb2.ModelProto()
+    with open(path, "rb") as f:
+        model.ParseFromString(f.read())
+    dims = list(model.graph.input[0].tensor[0].dims)
+    return [d if d >= 0 else None for d in dims]

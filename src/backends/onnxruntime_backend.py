@@ -1,7 +1,7 @@
 """onnxruntime (CPU execution provider) on the direct ONNX graph (src/onnx_graph.py) or an .onnx file."""
 import numpy as np
 
-from src.backends import Backend, BackendError, onnx_input_frames, require
+from src.backends import Backend, BackendError, input_frames, require
 
 
 class OnnxRuntimeBackend(Backend):
@@ -22,7 +22,7 @@ class OnnxRuntimeBackend(Backend):
                 from None
         inp = self.session.get_inputs()[0]
         shape = [d if isinstance(d, int) else None for d in inp.shape]
-        self.fixed_frames = onnx_input_frames(shape, source)
+        self.fixed_frames = input_frames(shape, source)
         self.input_name = inp.name
 
     @staticmethod

@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from src.backends import Backend, BackendError, onnx_input_frames, require
+from src.backends import Backend, BackendError, input_frames, require
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
 ELEMENT_TYPES = {"fp32": "f32", "bf16": "bf16"}  # openvino.Type attribute per precision
@@ -31,7 +31,7 @@ class OpenVinoBackend(Backend):
             raise BackendError(f"{source}: damaged or not an ONNX model ({_first_line(e)})") from None
         shape = self.model.inputs[0].get_partial_shape()
         dims = [d.get_length() if d.is_static else None for d in shape]
-        self.fixed_frames = onnx_input_frames(dims, source)
+        self.fixed_frames = input_frames(dims, source)
         self.source = source
         # Always explicit: on AMX CPUs OpenVINO's default is bf16, which would make fp32 inexact.
         self.config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
