@@ -197,3 +197,30 @@ def test_wrong_file_kind_for_backend_and_missing_file(onnx_file, tmp_path):
         make_backend("mindspore", str(garbage))
     with pytest.raises(BackendError, match="--backend must be one of"):
         make_backend("tensorrt", onnx_file)
+
+
+# ---- eval.py ----
+def test_eval_runs_a_backend_and_refuses_bad_values_in_one_line(ckpt, onnx_file, tmp_path):
+    import soundfile as sf
+
+    import eval as eval_script
+    from src.audio import save_npy
+
+    mel = _mel(300, seed=5)
+    save_npy(str(tmp_path / "m.npy"), mel)
+    want = Vocoder.from_checkpoint(ckpt)(mel)
+    for backend, source in (("onnxruntime", onnx_file), ("openvino", ckpt)):
+        out = tmp_path / backend
+        rows = eval_script.main(["--eval_data_path", str(tmp_path / "m.npy"), "--eval_model_path", source,
+                                 "--output_path", str(out), "--backend", backend])
+        got, _ = sf.read(str(out / "m.wav"), dtype="float32")
+        assert rows[0]["frames"] == 300 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=1.5 / 32768)  # 16-bit quantization only
+    for args, needle in ((["--backend", "tflite"], "--backend must be one of"),
+                         (["--precision", "int8"], "--precision must be one of"),
+                         (["--backend", "mindspore", "--eval_model_path", onnx_file], "cannot run a .onnx file")):
+        with pytest.raises(SystemExit) as excinfo:
+            eval_script.main(["--eval_data_path", str(tmp_path / "m.npy"), "--eval_model_path", ckpt,
+                              "--output_path", str(tmp_path / "bad"), *args])
+        message = str(excinfo.value)
+        assert message.startswith("error: ") and needle in message and "\n" not in message
