@@ -139,3 +139,19 @@ def test_train_subprocess_runs_with_the_chosen_setting(tmp_path):
     if HAS_AVX512:
         assert isa == "Intel AVX2", isa
         assert not [impl for impl in convs if "ref" in impl], sorted(set(convs))
+
+
+def test_vocoder_imported_by_another_program_after_mindspore_runs_with_the_choice():
+    # A user's program importing MindSpore first: the cap still applies, since oneDNN reads it at
+    # its first primitive, not at import.
+    program = ("import mindspore, numpy as np\n"
+               "from src.inference import Vocoder\nfrom src.model import Generator\n"
+               "print(Vocoder(Generator())(np.full((80, 16), -5.0, np.float32)).shape)\n")
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(_clean_env(), ONEDNN_VERBOSE="1", GLOG_v="3", PYTHONPATH=ROOT))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "(4096,)" in done.stdout
+    isa, impl = cpu_check.parse_verbose(done.stdout)
+    assert impl is not None
+    if HAS_AVX512:
+        assert isa == "Intel AVX2" and "ref" not in impl, (isa, impl)
