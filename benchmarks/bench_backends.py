@@ -113,6 +113,53 @@ def _reset_peak_rss():
     return _status_mb("VmRSS")
 
 
+def profile_worker(ckpt, mel_path, threads, runs=3):
+    """Per-op-type time of one window in onnxruntime and OpenVINO (f32, bf16): where the time goes."""
+    from collections import defaultdict
+
+    mel = np.load(mel_path)
+    configs = _configs()
+    for backend, precision in configs:
+        if backend == "mindspore":
+            continue
+        run = _backend(backend, precision, ckpt, threads)
+        totals = defaultdict(float)
+        if backend == "openvino":
+            run.config["PERF_COUNT"] = "YES"  # before the first call, which compiles
+            run(mel)
+            request = next(iter(run.requests.values()))
+            for _ in range(runs):
+                request.infer({0: mel})
+                for info in request.profiling_info:
+                    totals[f"{info.node_type} [{info.exec_type}]"] += info.real_time.total_seconds() * 1000 / runs
+        else:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.enable_profiling = True
+            options.intra_op_num_threads = threads
+            session = ort.InferenceSession(_onnx_bytes(ckpt), options, providers=["CPUExecutionProvider"])
+            for _ in range(runs + 1):
+                session.run(None, {"mel": mel})
+            with open(session.end_profiling(), encoding="utf-8") as f:
+                events = json.load(f)
+            node_events = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+            node_events = node_events[len(node_events) // (runs + 1):]  # drop the first (warm-up) run
+            for e in node_events:
+                totals[e["args"]["op_name"]] += e["dur"] / 1000 / runs
+        total = sum(totals.values())
+        top = sorted(totals.items(), key=lambda kv: -kv[1])[:6]
+        print(f"{_label(backend, precision)}: {total:.1f} ms in ops; " +
+              ", ".join(f"{name} {ms:.1f} ms ({ms / total:.0%})" for name, ms in top))
+
+
+def _onnx_bytes(ckpt):
+    from src import onnx_graph
+    from src.inference import load_generator
+
+    return onnx_graph.from_generator(load_generator(ckpt)).SerializeToString()
+
+
 # ---------------------------------------------------------------- driver
 def _spawn(args, env=None):
     return subprocess.Popen([sys.executable, os.path.abspath(__file__), *args], cwd=ROOT, text=True, env=env,
@@ -139,12 +186,14 @@ def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, 
                                 "--out", os.path.join(tmp, kind + ".npy"), "--threads", str(threads)],
                                env=cpu_dispatch.peer_environ() if kind == "torch" else None)
         _read_result(workers[kind], "READY")
-    times = {k: [] for k in kinds}
+    times, cpu_times = {k: [] for k in kinds}, {k: [] for k in kinds}
     for _ in range(repeats):
         for kind, proc in workers.items():
             proc.stdin.write("run\n")
             proc.stdin.flush()
-            times[kind].append(float(_read_result(proc).split()[0]))
+            wall, cpu = map(float, _read_result(proc).split())
+            times[kind].append(wall)
+            cpu_times[kind].append(cpu)
     for proc in workers.values():
         proc.stdin.write("quit\n")
         proc.stdin.close()
@@ -152,16 +201,19 @@ def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, 
     frames = np.load(mel_path).shape[2]
     audio_s = frames * HOP / SR
     med = {k: statistics.median(v) for k, v in times.items()}
+    cpu = {k: statistics.median(v) for k, v in cpu_times.items()}
     print(f"\none window, 1 x 80 x {frames} frames ({audio_s:.2f} s of audio), {repeats} alternating rounds, "
           f"{threads} threads, medians:")
-    print(f"{'implementation':<22}{'ms':>8}{'x real time':>13}{'x PyTorch':>11}{'max |diff|':>12}{'SNR dB':>8}")
+    print(f"{'implementation':<22}{'ms':>8}{'x real time':>13}{'x PyTorch':>11}{'CPU ms':>9}{'by CPU':>8}"
+          f"{'max |diff|':>12}{'SNR dB':>8}")
     for kind in kinds:
         out = np.load(os.path.join(tmp, kind + ".npy")).ravel()
         name = "pytorch eager fp32" if kind == "torch" else _label(*kind.split(":"))
         print(f"{name:<22}{med[kind]:>8.1f}{audio_s / (med[kind] / 1000):>13.1f}{med['torch'] / med[kind]:>11.2f}"
-              f"{np.abs(out - reference).max():>12.2e}{_snr_db(reference, out):>8.1f}")
-    print("(x PyTorch: PyTorch eager fp32's median time / this one's; max |diff| and SNR against the "
-          "checkpoint's plain MindSpore Generator)")
+              f"{cpu[kind]:>9.1f}{cpu['torch'] / cpu[kind]:>8.2f}{np.abs(out - reference).max():>12.2e}{_snr_db(reference, out):>8.1f}")
+    print("(x PyTorch: PyTorch eager fp32's median wall time / this one's; CPU ms: the worker's CPU time per call, "
+          "all threads, and 'by CPU' the same ratio on it, less sensitive to other processes taking the cores; "
+          "max |diff| and SNR against the checkpoint's plain MindSpore Generator)")
     return med
 
 
@@ -195,6 +247,7 @@ def main():
     parser.add_argument("--long", default="10,60", help="comma-separated seconds; empty to skip")
     parser.add_argument("--chunk_frames", type=int, default=240)
     parser.add_argument("--checkpoint", default="", help="generator checkpoint (default: random init)")
+    parser.add_argument("--profile", action="store_true", help="also time one window per op type (ORT, OpenVINO)")
     # worker modes (internal)
     parser.add_argument("--worker", default="")
     parser.add_argument("--long_worker", default="")
@@ -202,7 +255,10 @@ def main():
     parser.add_argument("--weights", default="")
     parser.add_argument("--mel", default="")
     parser.add_argument("--out", default="")
+    parser.add_argument("--profile_worker", action="store_true")
     args = parser.parse_args()
+    if args.profile_worker:
+        return profile_worker(args.checkpoint, args.mel, args.threads)
     if args.worker:
         return window_worker(args.worker, args.checkpoint, args.weights, args.mel, args.out, args.threads)
     if args.long_worker:
@@ -242,6 +298,11 @@ def main():
         np.save(mel_path, window)
         reference = g(ms.Tensor(window)).asnumpy().ravel()
         bench_window(ckpt, weights, reference, mel_path, configs, args.repeats, args.threads, tmp)
+        if args.profile:
+            print("\nper op type, one window (summed kernel times; the runtimes' own profilers):", flush=True)
+            subprocess.run([sys.executable, os.path.abspath(__file__), "--profile_worker", "--checkpoint", ckpt,
+                            "--mel", mel_path, "--threads", str(args.threads)], cwd=ROOT, check=True,
+                           stderr=subprocess.DEVNULL)
         references = {}
         for seconds in [float(s) for s in args.long.split(",") if s]:
             mel = rng.normal(-5, 2, (80, int(seconds * SR) // HOP)).astype(np.float32)
