@@ -25,7 +25,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from src import cpu_dispatch  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
+from src import cpu_dispatch, metrics  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
+from benchmarks.bench_inference import _read_result, _torch_generator, alternate_rounds  # noqa: E402
 
 HOP, SR = 256, 22050
 CONFIGS = (("mindspore", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
@@ -57,8 +58,6 @@ def window_worker(kind, ckpt, weights, mel_path, out_path, threads):
     """'run' on stdin -> 'RESULT <wall ms> <cpu ms>'; anything else ends."""
     mel = np.load(mel_path)
     if kind == "torch":
-        from benchmarks.bench_inference import _torch_generator
-
         run = _torch_generator(weights, threads)
     else:
         run = _backend(*kind.split(":"), ckpt, threads)
@@ -166,18 +165,6 @@ def _spawn(args, env=None):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
-def _read_result(proc, tag="RESULT"):
-    for line in proc.stdout:
-        if line.startswith(tag):
-            return line[len(tag):].strip()
-    raise RuntimeError(f"worker exited without {tag} (rc={proc.wait()})")
-
-
-def _snr_db(reference, other):
-    noise = np.sum((other.astype(np.float64) - reference) ** 2)
-    return float("inf") if noise == 0 else 10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / noise)
-
-
 def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, tmp):
     kinds = ["torch"] + [f"{b}:{p}" for b, p in configs]
     workers = {}
@@ -186,18 +173,7 @@ def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, 
                                 "--out", os.path.join(tmp, kind + ".npy"), "--threads", str(threads)],
                                env=cpu_dispatch.peer_environ() if kind == "torch" else None)
         _read_result(workers[kind], "READY")
-    times, cpu_times = {k: [] for k in kinds}, {k: [] for k in kinds}
-    for _ in range(repeats):
-        for kind, proc in workers.items():
-            proc.stdin.write("run\n")
-            proc.stdin.flush()
-            wall, cpu = map(float, _read_result(proc).split())
-            times[kind].append(wall)
-            cpu_times[kind].append(cpu)
-    for proc in workers.values():
-        proc.stdin.write("quit\n")
-        proc.stdin.close()
-        proc.wait()
+    times, cpu_times = alternate_rounds(workers, repeats)
     frames = np.load(mel_path).shape[2]
     audio_s = frames * HOP / SR
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -210,7 +186,7 @@ def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, 
         out = np.load(os.path.join(tmp, kind + ".npy")).ravel()
         name = "pytorch eager fp32" if kind == "torch" else _label(*kind.split(":"))
         print(f"{name:<22}{med[kind]:>8.1f}{audio_s / (med[kind] / 1000):>13.1f}{med['torch'] / med[kind]:>11.2f}"
-              f"{cpu[kind]:>9.1f}{cpu['torch'] / cpu[kind]:>8.2f}{np.abs(out - reference).max():>12.2e}{_snr_db(reference, out):>8.1f}")
+              f"{cpu[kind]:>9.1f}{cpu['torch'] / cpu[kind]:>8.2f}{np.abs(out - reference).max():>12.2e}{metrics.snr_db(reference, out):>8.1f}")
     print("(x PyTorch: PyTorch eager fp32's median wall time / this one's; CPU ms: the worker's CPU time per call, "
           "all threads, and 'by CPU' the same ratio on it, less sensitive to other processes taking the cores; "
           "max |diff| and SNR against the checkpoint's plain MindSpore Generator)")

@@ -24,11 +24,6 @@ from src import cpu_dispatch, metrics  # noqa: E402
 METRICS = ("log_mel_l1", "mcd_db", "stoi", "pesq_wb")
 
 
-def snr_db(reference, other):
-    reference = reference.astype(np.float64)
-    return 10 * np.log10(np.sum(reference ** 2) / np.sum((other.astype(np.float64) - reference) ** 2))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True)
@@ -67,7 +62,7 @@ def main():
             mel = log_mel(audio)
             a32, a16 = fp32(mel), bf16(mel)
             m32, m16 = metrics.compare(audio, a32), metrics.compare(audio, a16)
-            rows.append((snr_db(a32, a16), m32, m16))
+            rows.append((metrics.snr_db(a32, a16), m32, m16))
             cells = "  ".join(f"{_fmt(m32.get(m)):>10} / {_fmt(m16.get(m)):<9}" for m in METRICS)
             print(f"{os.path.basename(wav)[:15]:<16}{len(audio) / 22050:>6.2f}{rows[-1][0]:>8.1f}  {cells}")
         mean = lambda values: float(np.mean([v for v in values if v is not None])) if any(  # noqa: E731

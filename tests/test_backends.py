@@ -14,6 +14,7 @@ from src import cpu_dispatch
 from src.backends import BackendError, make_backend
 from src.checkpoint import save_checkpoint
 from src.inference import Vocoder
+from src.metrics import snr_db
 from src.model import Generator
 from src.model_utils.config import get_config
 from tests.damage import damage_file
@@ -68,10 +69,6 @@ def _mel(frames, seed=0):
 
 def _one_pass(generator, mel):
     return generator(ms.Tensor(((mel + 5) / 5)[None])).asnumpy().ravel()
-
-
-def _snr_db(reference, other):
-    return 10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / np.sum((other - reference).astype(np.float64) ** 2))
 
 
 # ---- fp32: every backend is the checkpoint's Generator, in every mode ----
@@ -160,7 +157,7 @@ def test_openvino_bf16_within_its_snr_on_speech(generator, speech_mel):
     fp32 = Vocoder(generator)(speech_mel)
     bf16 = Vocoder(backend)(speech_mel)
     assert bf16.shape == fp32.shape
-    snr = _snr_db(fp32, bf16)
+    snr = snr_db(fp32, bf16)
     assert BF16_SNR_DB <= snr < 80, snr  # < 80: it really ran in bf16, not silently in fp32
 
 

@@ -38,6 +38,29 @@ class Backend:
         return f"{self.name} {self.precision}"
 
 
+class OnnxSourced(Backend):
+    """A backend that runs an ONNX model: built in memory from a Generator, or read from a file.
+    Subclasses take (model: path or serialized bytes, source: its name in messages, precision, threads)."""
+
+    file_kinds = ("onnx",)
+    package = ""
+
+    @classmethod
+    def require(cls):
+        require(cls.package, cls.name)
+
+    @classmethod
+    def from_generator(cls, generator, precision="fp32", alpha=0.2, threads=0):
+        from src import onnx_graph
+
+        require("onnx", cls.name)
+        return cls(onnx_graph.from_generator(generator).SerializeToString(), "checkpoint graph", precision, threads)
+
+    @classmethod
+    def from_file(cls, path, precision="fp32", threads=0):
+        return cls(path, path, precision, threads)
+
+
 def source_kind(source):
     """'checkpoint' | 'onnx' | 'mindir' from the file name (an unknown suffix is read as a checkpoint)."""
     return SOURCE_KINDS.get(os.path.splitext(str(source))[1].lower(), "checkpoint")

@@ -1,12 +1,11 @@
 """onnxruntime (CPU execution provider) on the direct ONNX graph (src/onnx_graph.py) or an .onnx file."""
 import numpy as np
 
-from src.backends import Backend, BackendError, input_frames, require
+from src.backends import BackendError, OnnxSourced, input_frames, require
 
 
-class OnnxRuntimeBackend(Backend):
-    name = "onnxruntime"
-    file_kinds = ("onnx",)
+class OnnxRuntimeBackend(OnnxSourced):
+    name = package = "onnxruntime"
 
     def __init__(self, model, source, precision="fp32", threads=0):
         """model: a path or the serialized ONNX bytes; source names it in messages."""
@@ -24,21 +23,6 @@ class OnnxRuntimeBackend(Backend):
         shape = [d if isinstance(d, int) else None for d in inp.shape]
         self.fixed_frames = input_frames(shape, source)
         self.input_name = inp.name
-
-    @staticmethod
-    def require():
-        require("onnxruntime", OnnxRuntimeBackend.name)
-
-    @classmethod
-    def from_generator(cls, generator, precision="fp32", alpha=0.2, threads=0):
-        from src import onnx_graph
-
-        require("onnx", cls.name)
-        return cls(onnx_graph.from_generator(generator).SerializeToString(), "checkpoint graph", precision, threads)
-
-    @classmethod
-    def from_file(cls, path, precision="fp32", threads=0):
-        return cls(path, path, precision, threads)
 
     def __call__(self, normalized):
         feed = {self.input_name: np.ascontiguousarray(normalized, dtype=np.float32)}

@@ -8,16 +8,14 @@ from collections import OrderedDict
 
 import numpy as np
 
-from src.backends import Backend, BackendError, input_frames, require
+from src.backends import BackendError, OnnxSourced, input_frames, require
 
-PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
-ELEMENT_TYPES = {"fp32": "f32", "bf16": "bf16"}  # openvino.Type attribute per precision
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}  # also the openvino.Type attribute of each
 MAX_SHAPES = 4
 
 
-class OpenVinoBackend(Backend):
-    name = "openvino"
-    file_kinds = ("onnx",)
+class OpenVinoBackend(OnnxSourced):
+    name = package = "openvino"
 
     def __init__(self, model, source, precision="fp32", threads=0):
         """model: a path or the serialized ONNX bytes; source names it in messages."""
@@ -39,21 +37,6 @@ class OpenVinoBackend(Backend):
             self.config["INFERENCE_NUM_THREADS"] = str(threads)
         self.requests = OrderedDict()  # input shape -> infer request of the model compiled for it
 
-    @staticmethod
-    def require():
-        require("openvino", OpenVinoBackend.name)
-
-    @classmethod
-    def from_generator(cls, generator, precision="fp32", alpha=0.2, threads=0):
-        from src import onnx_graph
-
-        require("onnx", cls.name)
-        return cls(onnx_graph.from_generator(generator).SerializeToString(), "checkpoint graph", precision, threads)
-
-    @classmethod
-    def from_file(cls, path, precision="fp32", threads=0):
-        return cls(path, path, precision, threads)
-
     def _request(self, shape):
         request = self.requests.get(shape)
         if request is not None:
@@ -70,7 +53,7 @@ class OpenVinoBackend(Backend):
             raise BackendError(f"{self.source}: OpenVINO cannot compile it for input {list(shape)} at "
                                f"{self.precision} ({_first_line(e)})") from None
         got = compiled.get_property("INFERENCE_PRECISION_HINT")
-        if got != getattr(self.ov.Type, ELEMENT_TYPES[self.precision]):  # never a silent other precision
+        if got != getattr(self.ov.Type, PRECISION_HINTS[self.precision]):  # never a silent other precision
             raise BackendError(f"OpenVINO would run {got} here where {self.precision} was asked for")
         request = compiled.create_infer_request()
         self.requests[shape] = request
