@@ -5,6 +5,8 @@ Two ways to vocode a log-mel `(80, T)`:
 - windows (SPEC §5): fixed `eval_length`-frame windows overlapping by `eval_length // 8`,
   cross-faded linearly — what fixed-shape deployments (exported MINDIR, Ascend 310) run.
 `split_windows` / `merge_windows` need only NumPy, so C++ pre/post-processing can mirror them.
+Both, and streaming, need from the network only a function normalized mel (B, 80, T) -> audio
+(B, 256·T): any backend of src/backends (MindSpore, onnxruntime, OpenVINO; docs/backends.md).
 """
 import numpy as np
 
