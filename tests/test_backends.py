@@ -103,6 +103,16 @@ def test_exported_dynamic_onnx_runs_two_lengths(name, onnx_file, generator):
         assert np.max(np.abs(backend(((mel + 5) / 5)[None]).ravel() - _one_pass(generator, mel))) <= TOL
 
 
+def test_openvino_compiles_a_shape_once_it_recurs(ckpt, generator):
+    backend = make_backend("openvino", ckpt, "fp32")
+    mels = {frames: _mel(frames, seed=frames) for frames in (50, 61)}
+    for frames, mel in list(mels.items()) + [(50, mels[50])]:
+        got = backend(((mel + 5) / 5)[None]).ravel()
+        assert np.max(np.abs(got - _one_pass(generator, mel))) <= TOL
+    # 50 and 61 ran once through the dynamic-shape model; 50 recurred and got its own compiled model
+    assert list(backend.requests) == [(1, 80, 50)]
+
+
 def test_vocoder_from_checkpoint_takes_backend_and_same_input_errors(ckpt, onnx_file):
     from src.audio import AudioError
 
