@@ -2,6 +2,10 @@
 
     python eval.py --eval_data_path DATASET/val --eval_model_path CKPT --output_path OUT [--plot True]
                    [--eval_mode whole|window] [--eval_length 240] [--chunk_frames 240]
+                   [--backend mindspore|onnxruntime|openvino] [--precision fp32|bf16]
+
+--eval_model_path is a checkpoint (any backend) or an exported .onnx (onnxruntime, openvino) /
+.mindir (mindspore); docs/backends.md says which backend and precision is fastest where.
 
 Inputs (a folder, or one file): `.npy` log-mels (SPEC §1) are vocoded; `.wav` files are
 copy-synthesized (SPEC log-mel, then the vocoder). Each becomes OUT/NAME.wav (16-bit, 22050 Hz,
@@ -26,6 +30,7 @@ from tqdm import tqdm
 from src import cpu_dispatch, metrics
 from src.audio import (HOP, N_MELS, SAMPLE_RATE, AudioError, check_wav_complete, load_mel, log_mel,
                        read_audio, write_bytes, write_text, write_wav)
+from src.backends import BACKENDS, PRECISIONS, BackendError
 from src.checkpoint import CheckpointError
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
@@ -45,6 +50,10 @@ def check_config(cfg):
         raise EvalError(f"--eval_mode must be 'whole' or 'window', got {cfg.eval_mode!r}")
     if cfg.eval_length < 8:
         raise EvalError(f"--eval_length must be at least 8 frames, got {cfg.eval_length}")
+    if cfg.backend not in BACKENDS:
+        raise EvalError(f"--backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}")
+    if cfg.precision not in PRECISIONS:
+        raise EvalError(f"--precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
     if cfg.chunk_frames < 1:
         raise EvalError(f"--chunk_frames must be positive, got {cfg.chunk_frames}")
     fixed = {"hop_size": HOP, "mel_num": N_MELS, "sample": SAMPLE_RATE}
@@ -213,9 +222,10 @@ def run(cfg):
         print(cpu_dispatch.startup_line())
 
     vocoder = Vocoder.from_checkpoint(cfg.eval_model_path, device_target=cfg.device_target, device_id=cfg.device_id,
-                                      alpha=cfg.leaky_alpha, mode=cfg.eval_mode, eval_length=cfg.eval_length,
-                                      chunk_frames=cfg.chunk_frames)
-    print(f"load model done: {cfg.eval_model_path} ({cfg.eval_mode} mode, {len(items)} file(s))")
+                                      alpha=cfg.leaky_alpha, backend=cfg.backend, precision=cfg.precision,
+                                      mode=cfg.eval_mode, eval_length=cfg.eval_length, chunk_frames=cfg.chunk_frames)
+    print(f"load model done: {cfg.eval_model_path} ({cfg.backend} {cfg.precision}, {cfg.eval_mode} mode, "
+          f"{len(items)} file(s))")
     rows = []
     for name, path in tqdm(items, desc="eval", unit="file"):
         mel, reference, ref_path = read_input(path, cfg.eval_data_path, cfg.reference_path)
@@ -248,7 +258,7 @@ def main(argv=None):
                 cfg.eval_model_path = cfg.checkpoint_file_path
             return moxing_wrapper(config=cfg)(run)(cfg)
         return run(cfg)
-    except (AudioError, CheckpointError, EvalError) as e:
+    except (AudioError, BackendError, CheckpointError, EvalError) as e:
         raise SystemExit(f"error: {e}") from None
     except OSError as e:  # e.g. the disk filled up or the folder vanished mid-run
         raise SystemExit(f"error: {e.filename or cfg.output_path}: {e.strerror or e}") from None

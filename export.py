@@ -4,9 +4,9 @@
                      [--eval_length 240] [--dynamic_length True] [--verify]
 
 The model's input is the normalized log-mel `[1, mel_num, eval_length]` (the zoo's fixed window);
-`--dynamic_length True` makes the frame axis dynamic (MINDIR only: MindSpore's ONNX exporter
-refuses dynamic shapes). ONNX uses `src.export_nets.OnnxGenerator`, the same function written with
-operators the exporter converts. `--verify` loads the exported file back (MINDIR through
+`--dynamic_length True` makes the MINDIR's frame axis dynamic. ONNX is written directly from the
+checkpoint's weights (`src/onnx_graph.py`: Conv/LeakyRelu/Tanh, padding inside the convs), always
+with a dynamic frame axis `[N, 80, T]`, the graph onnxruntime and OpenVINO serve fastest. `--verify` loads the exported file back (MINDIR through
 `mindspore.load` + `nn.GraphCell`, ONNX through onnxruntime) and compares with the checkpoint's
 output before the file gets its final name. The file is written under a temporary name and renamed,
 so an interrupted export never leaves a half-written model under the final name.
@@ -53,9 +53,9 @@ def check_options(cfg):
         raise ExportError(f"--format must be one of {', '.join(FORMATS)}, got {cfg.file_format!r}")
     if cfg.eval_length <= 0 or cfg.mel_num <= 0:
         raise ExportError(f"eval_length and mel_num must be positive, got {cfg.eval_length} and {cfg.mel_num}")
-    if cfg.dynamic_length and fmt != "MINDIR":
-        raise ExportError(f"a dynamic frame axis (--dynamic_length True) is only supported for MINDIR; "
-                          f"MindSpore's {fmt} export needs a fixed input, e.g. --eval_length {cfg.eval_length}")
+    if cfg.dynamic_length and fmt == "AIR":
+        raise ExportError(f"a dynamic frame axis (--dynamic_length True) is supported for MINDIR and ONNX; "
+                          f"MindSpore's AIR export needs a fixed input, e.g. --eval_length {cfg.eval_length}")
     if fmt == "AIR" and cfg.device_target != "Ascend":
         raise ExportError(f"AIR export needs an Ascend device (device_target is {cfg.device_target}); "
                           f"use --format MINDIR or ONNX here, or run with --device_target Ascend on Ascend")
@@ -128,10 +128,11 @@ def export_to(net, example, fmt, path):
     cwd = os.getcwd()
     os.chdir(directory)
     try:
-        if fmt == "ONNX":
-            import mindspore.onnx
-
-            mindspore.onnx.export(net, example, file_name=tmp_name, input_names=["mel"], output_names=["audio"])
+        if fmt == "ONNX":  # `net` is the onnx.ModelProto from src.onnx_graph
+            with open(tmp_name, "wb") as f:
+                f.write(net.SerializeToString())
+                f.flush()
+                os.fsync(f.fileno())
         else:
             ms.export(net, example, file_name=tmp_name, file_format=fmt)
     finally:
@@ -209,13 +210,18 @@ def export(cfg):
     else:
         example = ms.Tensor(np.zeros((1, cfg.mel_num, cfg.eval_length), np.float32))
     net = generator
+    dynamic = cfg.dynamic_length or fmt == "ONNX"
     if fmt == "ONNX":
-        from src.export_nets import OnnxGenerator
+        from src import onnx_graph
 
-        net = OnnxGenerator(generator, cfg.leaky_alpha)
-        net.set_train(False)
+        try:
+            import onnx  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        except ImportError:
+            raise ExportError("--format ONNX needs the Python package 'onnx', which is not installed "
+                              "(pip install onnx as pinned in requirements.txt)") from None
+        net = onnx_graph.from_generator(generator, cfg.leaky_alpha)
 
-    shape = f"[1, {cfg.mel_num}, {'None' if cfg.dynamic_length else cfg.eval_length}]"
+    shape = f"[1, {cfg.mel_num}, {'T (dynamic)' if dynamic else cfg.eval_length}]"
     print(f"exporting {cfg.checkpoint_path} as {fmt}, input {shape} -> {path}", flush=True)
     tmp_path = None
     try:
@@ -228,7 +234,7 @@ def export(cfg):
                 print("verify: skipped (MindSpore cannot load AIR back; check it with ATC on the Ascend host)")
             else:
                 lengths = [cfg.eval_length]
-                if cfg.dynamic_length:
+                if dynamic:
                     lengths.append(cfg.eval_length // 2 + 7)  # a second, unrelated length
                 for frames, diff in verify(tmp_path, fmt, generator, cfg.mel_num, lengths):
                     print(f"verify: {frames} frames, max |exported - checkpoint| = {diff:.3g} "

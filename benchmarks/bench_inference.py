@@ -141,6 +141,23 @@ def _read_result(proc, tag="RESULT"):
     raise RuntimeError(f"worker exited without {tag} (rc={proc.wait()})")
 
 
+def alternate_rounds(workers, repeats):
+    """Call each READY window worker in turn, `repeats` rounds, then end them: {kind: [wall ms]}, {kind: [CPU ms]}."""
+    times, cpu_times = {k: [] for k in workers}, {k: [] for k in workers}
+    for _ in range(repeats):
+        for kind, proc in workers.items():
+            proc.stdin.write("run\n")
+            proc.stdin.flush()
+            wall, cpu = map(float, _read_result(proc).split())
+            times[kind].append(wall)
+            cpu_times[kind].append(cpu)
+    for proc in workers.values():
+        proc.stdin.write("quit\n")
+        proc.stdin.close()
+        proc.wait()
+    return times, cpu_times
+
+
 def bench_window(weights, frames, repeats, threads, tmp):
     mel = np.random.default_rng(0).normal(-5, 2, (1, 80, frames)).astype(np.float32)
     mel = (mel + 5) / 5
@@ -159,18 +176,7 @@ def bench_window(weights, frames, repeats, threads, tmp):
                                 "--out", os.path.join(tmp, kind + ".npy"), "--threads", str(threads)],
                                env=cpu_dispatch.peer_environ() if kind == "torch" else None)
         _read_result(workers[kind], "READY")
-    times, cpu_times = {k: [] for k in kinds}, {k: [] for k in kinds}
-    for _ in range(repeats):
-        for kind, proc in workers.items():
-            proc.stdin.write("run\n")
-            proc.stdin.flush()
-            wall, cpu = map(float, _read_result(proc).split())
-            times[kind].append(wall)
-            cpu_times[kind].append(cpu)
-    for proc in workers.values():
-        proc.stdin.write("quit\n")
-        proc.stdin.close()
-        proc.wait()
+    times, cpu_times = alternate_rounds(workers, repeats)
     ref = np.load(os.path.join(tmp, "mindspore_plain.npy")).ravel()
     audio_s = frames * HOP / SR
     med = {k: statistics.median(v) for k, v in times.items()}

@@ -119,3 +119,39 @@ def peer_environ(environ=None):
     if value is not None and env.get(ISA_VARIABLES[0]) == value:
         env[ISA_VARIABLES[0]] = "ALL"
     return env
+
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # native bf16 dot products (AMX tiles, or AVX-512 BF16)
+
+
+def bf16_support(flags=None):
+    """(True, the flag) where the CPU computes in bf16 natively, else (False, one line saying so)."""
+    if flags is None:
+        flags = cpu_info()[1]
+    found = [f for f in BF16_FLAGS if flags and f in flags]
+    if found:
+        return True, found[0]
+    return False, (f"bf16 is not available on this CPU ({cpu_info()[0]}): it has neither AMX-BF16 nor "
+                   f"AVX512-BF16, and emulated bf16 would be slower than fp32; use --precision fp32")
+
+
+class uncapped:  # pylint: disable=invalid-name
+    """Context: the project's oneDNN cap lifted while another runtime's oneDNN (OpenVINO's) reads it.
+
+    OpenVINO carries its own oneDNN, which reads ONEDNN_MAX_CPU_ISA too: capped at AVX2 it has no bf16
+    kernels ("object is not initialized") and slower f32 ones. Each oneDNN copy reads the variable once,
+    at its first primitive, so lifting it only while OpenVINO compiles leaves MindSpore's copy capped
+    (MindSpore has read it already, or reads it later, after the cap is back). A user's value stays.
+    """
+
+    def __enter__(self):
+        self.saved = os.environ.get(ISA_VARIABLES[0])
+        self.lifted = self.saved is not None and os.environ.get(MARKER) == self.saved
+        if self.lifted:
+            os.environ[ISA_VARIABLES[0]] = "ALL"
+        return self
+
+    def __exit__(self, *exc):
+        if self.lifted:
+            os.environ[ISA_VARIABLES[0]] = self.saved
+        return False

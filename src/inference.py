@@ -5,6 +5,8 @@ Two ways to vocode a log-mel `(80, T)`:
 - windows (SPEC §5): fixed `eval_length`-frame windows overlapping by `eval_length // 8`,
   cross-faded linearly — what fixed-shape deployments (exported MINDIR, Ascend 310) run.
 `split_windows` / `merge_windows` need only NumPy, so C++ pre/post-processing can mirror them.
+Both, and streaming, need from the network only a function normalized mel (B, 80, T) -> audio
+(B, 256·T): any backend of src/backends (MindSpore, onnxruntime, OpenVINO; docs/backends.md).
 """
 import numpy as np
 
@@ -216,39 +218,55 @@ class Vocoder:
 
     mode "whole": the one-pass output, computed in chunks of `chunk_frames` with CONTEXT_FRAMES
     of context on each side (identical output, memory bounded by the chunk size); mode "window":
-    the zoo's fixed `eval_length` windows, cross-faded (SPEC §5).
+    the zoo's fixed `eval_length` windows, cross-faded (SPEC §5). The network runs in any backend
+    of src.backends (MindSpore, onnxruntime, OpenVINO): all three modes only need its function
+    from a normalized mel batch to audio, so output length and input checks are the same.
     """
 
     def __init__(self, generator, fast=True, mode="whole", eval_length=240, chunk_frames=240,
                  context=CONTEXT_FRAMES):
+        """generator: a loaded src.model.Generator (run by MindSpore, as FastGenerator if `fast`) or
+        any backend from src.backends.make_backend (onnxruntime, OpenVINO, an exported model)."""
+        from src.backends import Backend, BackendError
+        from src.backends.mindspore_backend import MindSporeBackend
+
         if mode not in ("whole", "window"):
             raise ValueError(f"mode must be 'whole' or 'window', got {mode!r}")
         if eval_length < 8 or chunk_frames < 1 or context < 0:
             raise ValueError("eval_length must be >= 8, chunk_frames >= 1, context >= 0")
-        self.generator = generator
-        self.net = FastGenerator.from_generator(generator) if fast else generator
-        self._compiled = ms.jit(self.net)  # graph-compiled per input shape, whatever the global mode
+        self.backend = generator if isinstance(generator, Backend) else MindSporeBackend.from_generator(generator,
+                                                                                                        fast=fast)
+        self.generator = getattr(self.backend, "generator", None)
+        fixed = self.backend.fixed_frames
+        if fixed is not None and (mode != "window" or eval_length != fixed):
+            # Chunks and stream pieces are spans of chunk + 2·context frames, a short input is shorter:
+            # only the zoo's window mode feeds a fixed-shape model its one length.
+            raise BackendError(f"this exported model takes exactly {fixed} frames: use window mode with "
+                             f"eval_length {fixed}, or export with a dynamic frame axis (--dynamic_length True)")
         self.mode = mode
         self.eval_length = eval_length
         self.chunk_frames = chunk_frames
         self.context = context
-        self.shapes_seen = set()  # input shapes compiled so far (a new shape costs a graph compile)
+        self.shapes_seen = set()  # input shapes run so far (a new shape may cost a graph compile)
         self.warned = set()  # names of inputs already warned about (warn_if_not_log_mel)
 
     @classmethod
-    def from_checkpoint(cls, path, device_target="CPU", alpha=0.2, device_id=None, **kwargs):
-        """Load a training, generator-only or public zoo checkpoint; kwargs go to Vocoder()."""
+    def from_checkpoint(cls, path, device_target="CPU", alpha=0.2, device_id=None, backend="mindspore",
+                        precision="fp32", threads=0, **kwargs):
+        """Load a training, generator-only or public zoo checkpoint, or an exported .onnx / .mindir,
+        into `backend` (src.backends) at `precision`; kwargs go to Vocoder()."""
+        from src.backends import make_backend
+
         if device_id is None:
             ms.set_device(device_target)
         else:
             ms.set_device(device_target, device_id)
-        return cls(load_generator(path, alpha), **kwargs)
+        return cls(make_backend(backend, path, precision, alpha=alpha, threads=threads), **kwargs)
 
     def run(self, normalized):
         """The network on normalized mel (B, 80, T) -> numpy (B, 256·T)."""
         self.shapes_seen.add(tuple(normalized.shape))
-        out = self._compiled(ms.Tensor(np.ascontiguousarray(normalized, dtype=np.float32)))
-        return out.asnumpy()[:, 0, :]
+        return self.backend(np.ascontiguousarray(normalized, dtype=np.float32))
 
     def __call__(self, log_mel, mode=None, name="log_mel"):
         log_mel = check_mel(log_mel, name)

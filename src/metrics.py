@@ -104,6 +104,14 @@ def compare(reference, synthesized, sr=SAMPLE_RATE):
     }
 
 
+def snr_db(reference, other):
+    """Signal-to-noise ratio of `other` against `reference` in dB (how close two renderings are,
+    e.g. bf16 against fp32 output); inf when they are identical."""
+    reference, other = align(reference, other)
+    noise = np.sum((other.astype(np.float64) - reference) ** 2)
+    return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / noise))
+
+
 def real_time_factor(compute_seconds, num_samples, sr=SAMPLE_RATE):
     """Compute time / audio duration (< 1 is faster than real time)."""
     return compute_seconds / (num_samples / sr)

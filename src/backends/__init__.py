@@ -1,0 +1,143 @@
+"""Inference backends: each is "a function from a normalized mel batch (B, 80, T) float32 to audio
+(B, 256·T) float32", so src.inference (windows, chunks, streaming) works the same over any of them.
+
+    backend = make_backend("openvino", "melgan.ckpt", precision="bf16")
+    audio = backend(normalized_mel_batch)
+
+A source is a checkpoint (the ONNX graph is built in memory from its weights, src/onnx_graph.py),
+an exported `.onnx` (onnxruntime, OpenVINO) or an exported `.mindir` (MindSpore). Every failure a
+user can cause (missing package, damaged file, unsupported precision) is a BackendError: one line.
+"""
+import os
+
+BACKENDS = ("mindspore", "onnxruntime", "openvino")
+PRECISIONS = ("fp32", "bf16")
+SOURCE_KINDS = {".ckpt": "checkpoint", ".onnx": "onnx", ".mindir": "mindir"}
+
+
+class BackendError(ValueError):
+    """One-line reason a backend cannot run this source at this precision here."""
+
+
+class Backend:
+    """Base of the backends: `__call__(normalized) -> audio`, plus what Vocoder needs to know.
+
+    fixed_frames: the frame count a fixed-shape model takes (None: any length).
+    """
+
+    name = ""
+    fixed_frames = None
+
+    def __init__(self, precision):
+        self.precision = precision
+
+    def __call__(self, normalized):
+        raise NotImplementedError
+
+    def describe(self):
+        return f"{self.name} {self.precision}"
+
+
+class OnnxSourced(Backend):
+    """A backend that runs an ONNX model: built in memory from a Generator, or read from a file.
+    Subclasses take (model: path or serialized bytes, source: its name in messages, precision, threads)."""
+
+    file_kinds = ("onnx",)
+    package = ""
+
+    @classmethod
+    def require(cls):
+        require(cls.package, cls.name)
+
+    @classmethod
+    def from_generator(cls, generator, precision="fp32", alpha=0.2, threads=0):
+        from src import onnx_graph
+
+        require("onnx", cls.name)
+        return cls(onnx_graph.from_generator(generator).SerializeToString(), "checkpoint graph", precision, threads)
+
+    @classmethod
+    def from_file(cls, path, precision="fp32", threads=0):
+        return cls(path, path, precision, threads)
+
+
+def source_kind(source):
+    """'checkpoint' | 'onnx' | 'mindir' from the file name (an unknown suffix is read as a checkpoint)."""
+    return SOURCE_KINDS.get(os.path.splitext(str(source))[1].lower(), "checkpoint")
+
+
+def require(module, backend):
+    """Import a runtime's package, or one line naming the package and the pin to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BackendError(f"--backend {backend} needs the Python package '{module}', which is not installed "
+                           f"(pip install {module} as pinned in requirements.txt)") from None
+
+
+def check_source_file(source):
+    source = str(source)
+    if not os.path.exists(source):
+        raise BackendError(f"{source}: model file not found")
+    if os.path.isdir(source):
+        raise BackendError(f"{source}: is a directory, not a model file")
+    if os.path.getsize(source) == 0:
+        raise BackendError(f"{source}: model file is empty")
+
+
+def check_precision(name, precision):
+    """Refuse bf16 where it cannot be fast: on this CPU, or in a backend with no bf16 CPU path."""
+    from src import cpu_dispatch
+
+    if precision not in PRECISIONS:
+        raise BackendError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "bf16":
+        supported, reason = cpu_dispatch.bf16_support()
+        if not supported:
+            raise BackendError(reason)
+        if name != "openvino":
+            raise BackendError(f"--precision bf16 is served by --backend openvino only: {name} has no bf16 CPU "
+                               f"path worth using (it would run slower than fp32)")
+
+
+def load_checkpoint_generator(source, alpha):
+    from src.inference import load_generator
+
+    return load_generator(str(source), alpha)
+
+
+def make_backend(name, source, precision="fp32", alpha=0.2, threads=0):
+    """The backend `name` running `source` (checkpoint, .onnx or .mindir) at `precision`.
+
+    threads: intra-op threads for onnxruntime / OpenVINO (0: the runtime's default, all cores).
+    A loaded src.model.Generator may be passed as `source` too (no file involved).
+    """
+    if name not in BACKENDS:
+        raise BackendError(f"--backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    check_precision(name, precision)
+    if name == "mindspore":
+        from src.backends.mindspore_backend import MindSporeBackend as cls
+    elif name == "onnxruntime":
+        from src.backends.onnxruntime_backend import OnnxRuntimeBackend as cls
+    else:
+        from src.backends.openvino_backend import OpenVinoBackend as cls
+    cls.require()  # a missing package says so before a checkpoint is read
+    if not isinstance(source, (str, os.PathLike)):
+        return cls.from_generator(source, precision, alpha=alpha, threads=threads)
+    kind = source_kind(source)
+    if kind == "checkpoint":  # src.checkpoint checks the file (CheckpointError, one line)
+        return cls.from_generator(load_checkpoint_generator(source, alpha), precision, alpha=alpha, threads=threads)
+    if kind not in cls.file_kinds:
+        raise BackendError(f"{source}: --backend {name} cannot run a .{kind} file (it runs "
+                           f"{' or '.join('a checkpoint' if k == 'checkpoint' else '.' + k for k in ('checkpoint',) + cls.file_kinds)})")
+    check_source_file(source)
+    return cls.from_file(str(source), precision, threads=threads)
+
+
+def input_frames(shape, source):
+    """Frame count of a model's input shape [N, 80, T] (None if T is dynamic); checks 80 mels."""
+    if len(shape) != 3 or (shape[1] is not None and shape[1] != 80):
+        raise BackendError(f"{source}: not a MelGAN generator (input shape {list(shape)}, expected [N, 80, T])")
+    return shape[2]

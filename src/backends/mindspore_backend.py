@@ -1,0 +1,56 @@
+"""MindSpore: the compiled FastGenerator (from a checkpoint) or an exported MINDIR (mindspore.load)."""
+import numpy as np
+
+from src.backends import Backend, BackendError, input_frames
+
+
+class MindSporeBackend(Backend):
+    name = "mindspore"
+    file_kinds = ("mindir",)
+
+    def __init__(self, net, precision="fp32", generator=None, fixed_frames=None):
+        super().__init__(precision)
+        import mindspore as ms
+
+        self.ms = ms
+        self.generator = generator  # the plain Generator, when built from one
+        self.net = net
+        # graph-compiled per input shape, whatever the global mode (a GraphCell is compiled already)
+        self.compiled = net if isinstance(net, ms.nn.GraphCell) else ms.jit(net)
+        self.fixed_frames = fixed_frames
+
+    @staticmethod
+    def require():
+        import mindspore  # noqa: F401  (always installed: the project's framework)
+
+    @classmethod
+    def from_generator(cls, generator, precision="fp32", alpha=None, threads=0, fast=True):
+        from src.inference import FastGenerator
+
+        return cls(FastGenerator.from_generator(generator) if fast else generator, precision, generator)
+
+    @classmethod
+    def from_file(cls, path, precision="fp32", threads=0):
+        import mindspore as ms
+
+        try:
+            graph = ms.nn.GraphCell(ms.load(path))
+        except (RuntimeError, ValueError, TypeError, OSError) as e:
+            raise BackendError(f"{path}: damaged or not a MINDIR model ({str(e).strip().splitlines()[0][:160]})") \
+                from None
+        return cls(graph, precision, fixed_frames=input_frames(_mindir_input_shape(path), path))
+
+    def __call__(self, normalized):
+        out = self.compiled(self.ms.Tensor(np.ascontiguousarray(normalized, dtype=np.float32)))
+        return out.asnumpy().reshape(normalized.shape[0], -1)
+
+
+def _mindir_input_shape(path):
+    """[N, 80, T] of a MINDIR's input, None for a dynamic axis (mindspore.load does not expose it)."""
+    from mindspore.train import mind_ir_pb2
+
+    model = mind_ir_pb2.ModelProto()
+    with open(path, "rb") as f:
+        model.ParseFromString(f.read())
+    dims = list(model.graph.input[0].tensor[0].dims)
+    return [d if d >= 0 else None for d in dims]

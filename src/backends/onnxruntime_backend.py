@@ -1,0 +1,29 @@
+"""onnxruntime (CPU execution provider) on the direct ONNX graph (src/onnx_graph.py) or an .onnx file."""
+import numpy as np
+
+from src.backends import BackendError, OnnxSourced, input_frames, require
+
+
+class OnnxRuntimeBackend(OnnxSourced):
+    name = package = "onnxruntime"
+
+    def __init__(self, model, source, precision="fp32", threads=0):
+        """model: a path or the serialized ONNX bytes; source names it in messages."""
+        super().__init__(precision)
+        ort = require("onnxruntime", self.name)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own exception types for unreadable models
+            raise BackendError(f"{source}: damaged or not an ONNX model ({str(e).strip().splitlines()[0][:160]})") \
+                from None
+        inp = self.session.get_inputs()[0]
+        shape = [d if isinstance(d, int) else None for d in inp.shape]
+        self.fixed_frames = input_frames(shape, source)
+        self.input_name = inp.name
+
+    def __call__(self, normalized):
+        feed = {self.input_name: np.ascontiguousarray(normalized, dtype=np.float32)}
+        return self.session.run(None, feed)[0].reshape(normalized.shape[0], -1)

@@ -1,0 +1,131 @@
+"""The generator as an ONNX graph written directly from its weights with the `onnx` package.
+
+MindSpore 2.10's ONNX exporter needs a fixed frame count, cannot convert transposed convolutions
+or padding ops, and writes `pad_mode="pad"` padding on the wrong axis. Written here instead, the
+graph is what runtimes fuse best: Conv with its zero padding in `pads`, LeakyRelu, Tanh, and a frame axis declared dynamic,
+input `mel [N, 80, T]` (normalized log-mel) -> `audio [N, 1, 256·T]`.
+
+- Each transposed convolution is written in polyphase form: one Conv producing the `stride`
+  output phases as channels, then Reshape/Transpose/Reshape interleaving them (shapes taken as
+  0/-1, so T stays dynamic). OpenVINO's bf16 ConvTranspose is slow on CPUs; its bf16 Conv is fast.
+- Each residual block's 1×1 conv and 1×1 shortcut stay two Convs plus an Add (runtimes fuse
+  Conv+Add+activation; one conv over [h; x] needs a Concat that costs a copy).
+Numerically the checkpoint's Generator to float rounding (≤ 1e-5 on its inputs).
+"""
+import numpy as np
+
+from src.inference import DILATIONS, UPSAMPLES
+
+OPSET = 17
+IR_VERSION = 8  # what onnxruntime 1.32 and OpenVINO 2026.4 read; onnx 1.23 would write a newer one
+
+
+def generator_params(generator):
+    """{checkpoint parameter name: float32 array} of a loaded src.model.Generator."""
+    return {p.name: p.asnumpy().astype(np.float32) for p in generator.get_parameters()}
+
+
+def polyphase_weights(weight, bias, stride, padding):
+    """ConvTranspose1d weights (in, out, 1, K) -> an ordinary conv's (out*stride, in, 1, J) and bias.
+
+    Output sample n = m*stride + r of the transposed conv is
+    `y[m*stride + r] = sum_j w[j*stride + r + padding] . x[m - j]`, a correlation over x with
+    taps j in [j_min, j_max]. Output channel `co*stride + r` of the returned conv holds phase r
+    of channel co, read at input offsets m - j_max .. m - j_min; the caller pads x by j_max on the
+    left and -j_min on the right. Returns (weight, bias, left_pad, right_pad).
+    """
+    in_channels, out_channels, _, kernel = weight.shape
+    if kernel - 2 * padding != stride:
+        raise ValueError(f"polyphase form needs output length stride*L (kernel {kernel}, stride {stride}, "
+                         f"padding {padding})")
+    taps = [(j, r) for r in range(stride) for j in range(-kernel, kernel + 1)
+            if 0 <= j * stride + r + padding < kernel]
+    j_min = min(j for j, _ in taps)
+    j_max = max(j for j, _ in taps)
+    width = j_max - j_min + 1
+    poly = np.zeros((out_channels * stride, in_channels, 1, width), np.float32)
+    for j, r in taps:
+        k = j * stride + r + padding
+        t = j_max - j  # correlation tap index: x[m - j] = xpad[m + t] with left pad j_max
+        poly[r::stride, :, 0, t] = weight[:, :, 0, k].T
+    return poly, np.repeat(bias, stride).astype(np.float32), j_max, -j_min
+
+
+class _Graph:
+    """Accumulates nodes and initializers; names are generated in order."""
+
+    def __init__(self):
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes, self.initializers = [], []
+        self.count = 0
+
+    def _name(self, prefix):
+        self.count += 1
+        return f"{prefix}_{self.count}"
+
+    def const(self, array, prefix):
+        name = self._name(prefix)
+        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def op(self, op_type, inputs, output=None, **attrs):
+        output = output or self._name(op_type.lower())
+        self.nodes.append(self.helper.make_node(op_type, inputs, [output], name=output, **attrs))
+        return output
+
+    def conv(self, x, weight, bias, pad=(0, 0), dilation=1, output=None):
+        """1-D Conv; weight (out, in, 1, k) or (out, in, k)."""
+        weight = weight.reshape(weight.shape[0], weight.shape[1], -1).astype(np.float32)
+        return self.op("Conv", [x, self.const(weight, "w"), self.const(bias.astype(np.float32), "b")], output,
+                       kernel_shape=[weight.shape[2]], pads=list(pad), dilations=[dilation], strides=[1])
+
+    def lrelu(self, x, alpha):
+        return self.op("LeakyRelu", [x], alpha=float(alpha))
+
+    def upsample(self, x, weight, bias, stride, padding):
+        """Transposed conv (in, out, 1, K), output length stride·L, as polyphase Conv + interleave."""
+        poly, poly_bias, left, right = polyphase_weights(weight, bias, stride, padding)
+        channels = poly.shape[0] // stride
+        y = self.conv(x, poly, poly_bias, pad=(left, right))
+        y = self.op("Reshape", [y, self.const(np.array([0, channels, stride, -1], np.int64), "shape")])
+        y = self.op("Transpose", [y], perm=[0, 1, 3, 2])
+        return self.op("Reshape", [y, self.const(np.array([0, channels, -1], np.int64), "shape")])
+
+
+def build_model(params, alpha=0.2):
+    """onnx.ModelProto of the generator with these weights (names as in the checkpoint)."""
+    from onnx import TensorProto, checker, helper
+
+    g = _Graph()
+    x = g.lrelu(g.conv("mel", params["conv1d_1.conv.weight"], params["conv1d_1.conv.bias"], pad=(3, 3)), alpha)
+    for i, (stride, _, padding) in enumerate(UPSAMPLES, start=1):
+        x = g.upsample(x, params[f"conv1dtran_{i}.conv.weight"], params[f"conv1dtran_{i}.conv.bias"], stride,
+                       padding)
+        for j, dilation in enumerate(DILATIONS, start=1):
+            pre = f"rses_{i}.block{j}"
+            h = g.conv(g.lrelu(x, alpha), params[f"{pre}.2.conv.weight"], params[f"{pre}.2.conv.bias"],
+                       pad=(dilation, dilation), dilation=dilation)
+            h = g.conv(g.lrelu(h, alpha), params[f"{pre}.4.conv.weight"], params[f"{pre}.4.conv.bias"])
+            short = f"rses_{i}.shortcut{j}.conv"
+            x = g.op("Add", [h, g.conv(x, params[f"{short}.weight"], params[f"{short}.bias"])])
+        x = g.lrelu(x, alpha)
+    x = g.conv(x, params["conv1d_2.conv.weight"], params["conv1d_2.conv.bias"], pad=(3, 3))
+    g.op("Tanh", [x], "audio")
+    graph = helper.make_graph(
+        g.nodes, "melgan_generator",
+        [helper.make_tensor_value_info("mel", TensorProto.FLOAT, ["N", 80, "T"])],
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["N", 1, "samples"])],
+        g.initializers)
+    model = helper.make_model(graph, producer_name="melgan-mindspore",
+                              opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    checker.check_model(model)
+    return model
+
+
+def from_generator(generator, alpha=None):
+    """build_model from a loaded Generator (its LeakyReLU slope unless `alpha` is given)."""
+    alpha = float(generator.leaky_relu.alpha) if alpha is None else alpha
+    return build_model(generator_params(generator), alpha)
