@@ -78,7 +78,9 @@ class GeneratorWithLoss(nn.Cell):
     def construct(self, mel, wav):
         # The real features are targets only: computed without gradient (and, measured on CPU,
         # faster and smaller than one 2B pass whose backward would cover the real half too).
-        real_outputs = ops.stop_gradient(self.discriminator(wav))
+        real_outputs = None
+        if self.loss.feat_weight != 0:  # only feature matching needs the real features
+            real_outputs = ops.stop_gradient(self.discriminator(wav))
         fake = self.generator(mel)
         loss = self.loss(self.discriminator(fake), real_outputs)
         if self.spectral is not None:
