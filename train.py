@@ -250,8 +250,9 @@ def train(cfg):
 
     def evaluate():
         with clock.paused():
-            row = curve.evaluate(trainer.generator, trainer.step, "warm-up" if trainer.step <= trainer.warmup_steps
-                                 else "adversarial", trainer.cpu_seconds)
+            warm = trainer.warmup_steps and trainer.step <= trainer.warmup_steps
+            row = curve.evaluate(trainer.generator, trainer.step, "warm-up" if warm else "adversarial",
+                                 trainer.cpu_seconds)
         progress.log(f"eval step {trainer.step} train_cpu={row['train_cpu_seconds']:.0f}s "
                      f"log_mel_l1={_fmt_score(row['log_mel_l1'])} stoi={_fmt_score(row['stoi'])} "
                      f"pesq_wb={_fmt_score(row['pesq_wb'])} mos_est={_fmt_score(row['mos_est'])} (DNSMOS estimate)")
