@@ -121,7 +121,9 @@ def test_resume_across_the_warmup_boundary_equals_an_uninterrupted_run(dataset, 
         curve[4]["train_cpu_seconds"])
     assert curve[0]["log_mel_l1"] != curve[2]["log_mel_l1"] != curve[4]["log_mel_l1"]  # it scores the current G
 
-    _train(dataset, split, capsys, "--max_steps", "1", "--save_steps", "4")  # stops inside the warm-up
+    # The CPU-time budget stops it after its first step, inside the warm-up.
+    out, _ = _train(dataset, split, capsys, "--max_steps", "4", "--save_steps", "4", "--max_train_cpu_seconds", "0.001")
+    assert "stopped at step 1: " in out
     first = read_checkpoint(split / "melgan-1_1.ckpt")
     assert scalar(first, "step") == 1 and scalar(first, "train_cpu_seconds") > 0
     del first
