@@ -11,7 +11,8 @@ Inputs (a folder, or one file): `.npy` log-mels (SPEC §1) are vocoded; `.wav` f
 copy-synthesized (SPEC log-mel, then the vocoder). Each becomes OUT/NAME.wav (16-bit, 22050 Hz,
 exactly 256 × frames samples). Where the reference audio is known (WAV input, or a val mel whose
 WAV is in DATASET/val_wav or --reference_path) OUT/report.csv and report.json get log-mel L1,
-MCD, STOI and PESQ; the real-time factor is always reported. `--plot True` adds OUT/NAME.png.
+MCD, STOI and PESQ; the real-time factor and an estimated MOS (DNSMOS, no reference needed;
+also for the reference when known) are always reported. `--plot True` adds OUT/NAME.png.
 Every output is written to a temp file and renamed: a killed run leaves only complete files,
 and rerunning finishes the job. Bad input stops with one line naming the file.
 """
@@ -37,7 +38,7 @@ from src.model_utils.moxing_adapter import moxing_wrapper
 
 INPUT_EXTENSIONS = (".npy", ".wav")
 REPORT_COLUMNS = ("name", "frames", "seconds", "synth_seconds", "rtf", "x_real_time", "graph_compiled",
-                  "log_mel_l1", "mcd_db", "stoi", "pesq_wb")
+                  "log_mel_l1", "mcd_db", "stoi", "pesq_wb", "mos_est", "mos_est_ref")
 
 
 class EvalError(ValueError):
@@ -197,7 +198,11 @@ def write_report(output_path, rows):
                     "(unless every call did)",
              "mcd_db": f"mel-cepstral distortion in dB, SPTK mel-cepstra c1..c{metrics.MCD_COEFFS} (alpha "
                        f"{metrics.MCD_ALPHA}), frames paired by index; a few dB for a good vocoder",
-             "stoi": "None when pystoi is not installed", "pesq_wb": "None when pesq is not installed"}
+             "stoi": "None when pystoi is not installed", "pesq_wb": "None when pesq is not installed",
+             "mos_est": "estimated MOS (DNSMOS P.835 OVRL, ~1..5) of the synthesized audio: a learned, "
+                        "non-intrusive estimate, not a listening test; it scores espeak-ng speech lower than "
+                        "real speech, so compare it with mos_est_ref",
+             "mos_est_ref": "the same estimate for the reference audio, when known"}
     write_text(os.path.join(output_path, "report.json"),
                json.dumps({"files": rows, "mean": mean, "notes": notes}, indent=1) + "\n")
     widths = {k: max(len(k), *(len(_fmt(r.get(k))) for r in rows + [mean])) for k in REPORT_COLUMNS}
@@ -239,8 +244,10 @@ def run(cfg):
         row = {"name": name, "frames": int(mel.shape[1]), "seconds": duration, "synth_seconds": seconds,
                "rtf": metrics.real_time_factor(seconds, len(audio)), "x_real_time": duration / seconds,
                "graph_compiled": len(vocoder.shapes_seen) > shapes_before, "reference": ref_path}
+        row["mos_est"] = metrics.mos_estimate(audio)
         if reference is not None:
             row.update(metrics.compare(reference, audio))
+            row["mos_est_ref"] = metrics.mos_estimate(reference)
         rows.append(row)
         if cfg.plot:
             ref_mel = log_mel(reference) if reference is not None else mel

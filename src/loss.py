@@ -23,17 +23,28 @@ class DiscriminatorLoss(nn.Cell):
 
 
 class GeneratorLoss(nn.Cell):
-    """L_G = sum_k msq(s_k(fake) - 1) + feat_weight * sum_k sum_j mean|f_kj(fake) - f_kj(real)|."""
+    """L_G = adv_weight * sum_k msq(s_k(fake) - 1) + feat_weight * sum_k sum_j mean|f_kj(fake) - f_kj(real)|.
 
-    def __init__(self, feat_weight=10.0):
+    adv_weight 1 and feat_weight 10 are the zoo's recipe (the multiply by 1 is left out of the graph).
+    """
+
+    def __init__(self, feat_weight=10.0, adv_weight=1.0):
         super().__init__()
         self.feat_weight = feat_weight
+        self.adv_weight = adv_weight
+        self.scale_adv = adv_weight != 1.0
 
     def construct(self, fake_outputs, real_outputs):
         adv = 0.0
         feat = 0.0
+        if self.feat_weight == 0:  # real_outputs may be None: the caller skipped the real pass
+            for fake in fake_outputs:
+                adv = adv + msq(fake[-1] - 1.0)
+            return adv * self.adv_weight
         for fake, real in zip(fake_outputs, real_outputs):
             adv = adv + msq(fake[-1] - 1.0)
             for j in range(len(fake) - 1):
                 feat = feat + ops.mean(ops.abs(fake[j] - ops.stop_gradient(real[j])))
+        if self.scale_adv:
+            adv = adv * self.adv_weight
         return adv + self.feat_weight * feat

@@ -9,6 +9,9 @@
   timing sample for sample, and DTW would only hide a timing error (and cost O(frames²)). A good
   vocoder scores a few dB; unrelated audio 10 dB or more.
 - STOI (pystoi) and wide-band PESQ (pesq, at 16 kHz) when those packages are importable.
+- An estimated MOS without reference: DNSMOS P.835 overall (OVRL, about 1..5) from the
+  speechmos package's bundled ONNX models on onnxruntime, at 16 kHz. It is a learned estimate
+  (it scores espeak-ng speech lower than real speech), not a listening test.
 Both signals are cut to the shorter length first (a vocoder returns 256 × frames samples, up
 to 255 more than the audio the mel was computed from).
 """
@@ -83,15 +86,31 @@ def pesq_score(reference, synthesized, sr=SAMPLE_RATE):
     """Wide-band PESQ (MOS-LQO, about 1..4.64) at 16 kHz, or None when unavailable or unscorable."""
     if _pesq is None:
         return None
-    import librosa  # resampling only here; PESQ is defined for 8/16 kHz
-
     ref, syn = align(reference, synthesized)
-    ref16 = librosa.resample(ref, orig_sr=sr, target_sr=16000, res_type="soxr_hq")
-    syn16 = librosa.resample(syn, orig_sr=sr, target_sr=16000, res_type="soxr_hq")
+    ref16, syn16 = _resample16(ref, sr), _resample16(syn, sr)
     try:
         return float(_pesq(16000, ref16, syn16, "wb"))
     except Exception:  # pesq raises on silence ("No utterances detected") and very short clips
         return None
+
+
+def _resample16(audio, sr):
+    import librosa  # resampling only here; PESQ and DNSMOS are defined at 16 kHz
+
+    return librosa.resample(np.asarray(audio, dtype=np.float32), orig_sr=sr, target_sr=16000, res_type="soxr_hq")
+
+
+def mos_estimate(audio, sr=SAMPLE_RATE):
+    """DNSMOS OVRL estimate of one waveform (no reference needed), or None when speechmos (or
+    the requests module it imports) is missing or the clip is silent."""
+    try:
+        from speechmos import dnsmos
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    audio16 = np.clip(_resample16(audio, sr), -1.0, 1.0)
+    if not np.any(audio16):
+        return None
+    return float(dnsmos.run(audio16, 16000)["ovrl_mos"])
 
 
 def compare(reference, synthesized, sr=SAMPLE_RATE):

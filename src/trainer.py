@@ -2,6 +2,9 @@
 Adam optimizers, and save/restore of the full training state.
 
 One iteration = one generator step on (mel, wav), then one discriminator step on (mel_d, wav_d).
+Options (docs/training_recipes.md): a spectral loss added to L_G (src.spectral_loss), and
+`generator_warmup_steps` first iterations that are a G step on the spectral loss alone (its own
+compiled cell: the discriminator is not run and its optimizer state does not move).
 Each step cell scales the loss with `mindspore.amp.DynamicLossScaler`, unscales the gradients,
 checks them with `mindspore.amp.all_finite` (works on CPU, GPU and Ascend, unlike the zoo's NPU
 float-status ops) and skips the update when they are not finite, which also lowers the scale.
@@ -17,6 +20,7 @@ from mindspore import amp
 from src.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint, scalar
 from src.loss import GeneratorLoss, msq
 from src.model import Generator, MultiDiscriminator
+from src.spectral_loss import build_spectral_loss
 
 AMP_LEVELS = ("auto", "O0", "O2", "O3")
 # Adam's state besides the weights it updates; saved under optimizer_g. / optimizer_d.
@@ -61,19 +65,39 @@ def use_lean_leaky_relu(net):
 
 
 class GeneratorWithLoss(nn.Cell):
-    """L_G of the generator's output on (mel, wav); gradients flow into G only (see ScaledTrainStep)."""
+    """L_G of the generator's output on (mel, wav), plus the spectral loss when given; gradients
+    flow into G only (see ScaledTrainStep)."""
 
-    def __init__(self, generator, discriminator):
+    def __init__(self, generator, discriminator, spectral=None, adv_weight=1.0, feat_weight=10.0):
         super().__init__(auto_prefix=False)  # keep the zoo's parameter names
         self.generator = generator
         self.discriminator = discriminator
-        self.loss = GeneratorLoss()
+        self.loss = GeneratorLoss(feat_weight, adv_weight)
+        self.spectral = spectral
 
     def construct(self, mel, wav):
         # The real features are targets only: computed without gradient (and, measured on CPU,
         # faster and smaller than one 2B pass whose backward would cover the real half too).
-        real_outputs = ops.stop_gradient(self.discriminator(wav))
-        return self.loss(self.discriminator(self.generator(mel)), real_outputs)
+        real_outputs = None
+        if self.loss.feat_weight != 0:  # only feature matching needs the real features
+            real_outputs = ops.stop_gradient(self.discriminator(wav))
+        fake = self.generator(mel)
+        loss = self.loss(self.discriminator(fake), real_outputs)
+        if self.spectral is not None:
+            loss = loss + self.spectral(fake, wav)
+        return loss
+
+
+class GeneratorSpectralLoss(nn.Cell):
+    """The warm-up L_G: the spectral loss of G's output alone (no discriminator in the graph)."""
+
+    def __init__(self, generator, spectral):
+        super().__init__(auto_prefix=False)
+        self.generator = generator
+        self.spectral = spectral
+
+    def construct(self, mel, wav):
+        return self.spectral(self.generator(mel), wav)
 
 
 class DiscriminatorWithLoss(nn.Cell):
@@ -196,17 +220,40 @@ class MelGANTrainer:
             d_net = amp.auto_mixed_precision(d_net, self.amp_level)
         self.opt_g, self.opt_d = build_optimizers(self.generator, self.discriminator, cfg)
         self.scaler_g, self.scaler_d = _named_scaler(cfg, ""), _named_scaler(cfg, "_d")
-        self.g_step = GeneratorTrainStep(GeneratorWithLoss(g_net, d_net), self.opt_g, self.scaler_g, group_size)
+        spectral = build_spectral_loss(cfg)
+        self.warmup_steps = int(cfg.generator_warmup_steps)
+        if self.warmup_steps > 0 and spectral is None:
+            raise ValueError("config: generator_warmup_steps needs stft_loss_weight > 0 or mel_loss_weight > 0 "
+                             "(the warm-up trains G on the spectral loss alone)")
+        self.g_step = GeneratorTrainStep(GeneratorWithLoss(g_net, d_net, spectral, cfg.adv_weight, cfg.feat_weight),
+                                         self.opt_g, self.scaler_g, group_size)
+        # Same optimizer and scaler as g_step: the warm-up is the first part of G's one training run.
+        self.g_warm_step = GeneratorTrainStep(GeneratorSpectralLoss(g_net, spectral), self.opt_g, self.scaler_g,
+                                              group_size) if self.warmup_steps > 0 else None
         self.d_step = DiscriminatorTrainStep(g_net, DiscriminatorWithLoss(d_net), self.opt_d, self.scaler_d,
                                              group_size)
-        self.g_step.set_train()
-        self.d_step.set_train()
+        for cell in (self.g_step, self.d_step, self.g_warm_step):
+            if cell is not None:
+                cell.set_train()
         self.epoch = 1          # the epoch being trained (1-based, as logged)
         self.step = 0           # optimizer iterations completed, over all epochs
         self.skipped = 0        # steps (G or D) skipped for non-finite gradients in this run
+        self.cpu_seconds = 0.0  # process CPU time spent training, over all runs (train.py's clock)
+
+    @property
+    def in_warmup(self):
+        """True while the next iteration is a warm-up one (decided by the step count alone, so a
+        resumed run lands in the right phase)."""
+        return self.step < self.warmup_steps
 
     def train_step(self, mel, wav, mel_d, wav_d):
-        """One iteration: a G step then a D step. Returns (loss_G, loss_D) as Python floats."""
+        """One iteration: a G step then a D step (warm-up: the G-only step, loss_D is NaN).
+        Returns (loss_G, loss_D) as Python floats."""
+        if self.in_warmup:
+            loss_g, finite_g, _ = self.g_warm_step(mel, wav)
+            self.skipped += int(not bool(finite_g))
+            self.step += 1
+            return float(loss_g.asnumpy()), float("nan")
         loss_g, finite_g, _ = self.g_step(mel, wav)
         loss_d, finite_d, _ = self.d_step(mel_d, wav_d)
         self.skipped += int(not bool(finite_g)) + int(not bool(finite_d))
@@ -228,7 +275,8 @@ class MelGANTrainer:
 
     def save(self, path):
         save_checkpoint(self.checkpoint_items(), path, append_dict={
-            "epoch": int(self.epoch), "step": int(self.step),
+            "epoch": int(self.epoch), "step": int(self.step), "train_cpu_seconds": float(self.cpu_seconds),
+            "generator_warmup_steps": int(self.warmup_steps),  # for the record; the config decides
             "loss_scale": float(self.scaler_g.scale_value.asnumpy()),
             "loss_scale_d": float(self.scaler_d.scale_value.asnumpy()),
             "loss_scale_counter": int(self.scaler_g.counter.asnumpy()),
@@ -249,6 +297,7 @@ class MelGANTrainer:
             _load_state(_optimizer_state(opt), params, prefix, path)
         self.epoch = int(scalar(params, "epoch", 1))
         self.step = int(scalar(params, "step", 0))
+        self.cpu_seconds = float(scalar(params, "train_cpu_seconds", 0.0))
         scale = scalar(params, "loss_scale", self.cfg.loss_scale)
         for scaler, suffix in ((self.scaler_g, ""), (self.scaler_d, "_d")):
             scaler.scale_value.set_data(ms.Tensor(float(scalar(params, "loss_scale" + suffix, scale)), ms.float32))

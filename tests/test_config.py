@@ -1,4 +1,6 @@
 """config.yaml + `--key value` overrides + `--config_path`; bad keys and types stop with one line."""
+import os
+
 import pytest
 import yaml
 
@@ -75,3 +77,12 @@ def test_modelarts_adapter_does_not_import_moxing_when_disabled():
     import sys
     import src.model_utils.moxing_adapter  # noqa: F401  (import must not need moxing)
     assert "moxing" not in sys.modules
+
+
+def test_fast_recipe_config_loads_over_the_defaults():
+    fast = os.path.join(os.path.dirname(DEFAULT_CONFIG), "config_fast.yaml")
+    cfg = get_config(["--config_path", fast])
+    assert cfg.stft_loss_weight > 0 and cfg.generator_warmup_steps > 0 and cfg.train_length == 32
+    zoo = get_config([])  # and the defaults are the zoo's recipe: every option off
+    assert (zoo.stft_loss_weight, zoo.mel_loss_weight, zoo.adv_weight, zoo.feat_weight,
+            zoo.generator_warmup_steps, zoo.eval_every, zoo.max_train_cpu_seconds) == (0, 0, 1, 10, 0, 0, 0)

@@ -16,6 +16,7 @@ import eval as eval_script
 from src.audio import SAMPLE_RATE, log_mel, read_audio, save_npy, write_wav
 from tests.damage import KINDS, damage_file
 from src.checkpoint import save_checkpoint
+from src.demo_corpus import make_demo_corpus
 from src.inference import Vocoder, load_generator
 from src.model import Generator
 
@@ -213,3 +214,23 @@ def test_features_from_another_toolkit_are_named_once(dataset, ckpt, tmp_path, c
     captured = capsys.readouterr()
     warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and str(dataset / "log10.npy") in warnings[0] and "log10" in warnings[0], captured
+
+
+def test_report_estimated_mos_scores_clean_speech_above_noisy(ckpt, tmp_path):
+    """DNSMOS (mos_est, mos_est_ref): an espeak-ng clip scores higher than the same clip plus noise."""
+    corpus = make_demo_corpus(str(tmp_path / "corpus"), num_utterances=1)
+    wav = os.path.join(corpus, "wavs", sorted(os.listdir(os.path.join(corpus, "wavs")))[0])
+    clean, _ = read_audio(wav)
+    noisy = clean + 0.05 * np.random.default_rng(0).standard_normal(len(clean)).astype(np.float32)
+    inputs = tmp_path / "inputs"
+    write_wav(str(inputs / "clean.wav"), clean)
+    write_wav(str(inputs / "noisy.wav"), np.clip(noisy, -1, 1))
+    out = tmp_path / "out"
+    _run(inputs, ckpt, out)
+    rows = {r["name"]: r for r in json.loads((out / "report.json").read_text())["files"]}
+    assert rows["clean"]["mos_est_ref"] > rows["noisy"]["mos_est_ref"] + 0.3, rows
+    for row in rows.values():  # the synthesized audio (random weights here) is scored too
+        assert 0 < row["mos_est"] < 5
+    header = (out / "report.csv").read_text().splitlines()[0].split(",")
+    assert header[-2:] == ["mos_est", "mos_est_ref"]
+    assert "estimate" in json.loads((out / "report.json").read_text())["notes"]["mos_est"]
