@@ -264,13 +264,8 @@ class Vocoder:
         return cls(make_backend(backend, path, precision, alpha=alpha, threads=threads), **kwargs)
 
     def load_weights(self, generator):
-        """Take `generator`'s current weights (e.g. mid-training), keeping the compiled graphs:
-        the fast net's constants are refreshed in place instead of building a new net."""
-        fresh = FastGenerator.from_generator(generator) if self.net is not self.generator else generator
-        if fresh is not self.net:
-            for mine, theirs in zip(self.net.get_parameters(), fresh.get_parameters()):
-                # In place: a compiled graph keeps reading the old buffer after set_data (MindSpore 2.10).
-                mine.copy_(ms.Tensor(theirs.asnumpy()))
+        """Take `generator`'s current weights (e.g. mid-training), keeping the compiled graphs."""
+        self.backend.load_weights(generator)
         return self
 
     def run(self, normalized):

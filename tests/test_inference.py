@@ -206,3 +206,19 @@ def test_features_that_cannot_be_log_mels_are_named_once(vocoder, capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert len(err) == 2 and "db.npy" in err[0] and "decibels" in err[0], err
     assert err[1].startswith("warning: streamed mel: ") and "decibels" in err[1]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "plain"])
+def test_load_weights_takes_new_weights_without_a_new_net(fast):
+    """train.py's learning curve refreshes the weights of one compiled net after each evaluation."""
+    ms.set_seed(11)
+    generator, other = Generator(), Generator()  # own ones: the plain net is the generator, overwritten
+    generator.set_train(False)
+    other.set_train(False)
+    mel = np.random.default_rng(3).uniform(-8, 0, (80, 20)).astype(np.float32)
+    vocoder = Vocoder(generator, fast=fast)
+    before = vocoder(mel)
+    net = vocoder.backend.net
+    assert vocoder.load_weights(other).backend.net is net
+    np.testing.assert_allclose(vocoder(mel), Vocoder(other, fast=fast)(mel), atol=1e-5)
+    assert np.abs(vocoder(mel) - before).max() > 1e-3

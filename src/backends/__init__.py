@@ -37,6 +37,9 @@ class Backend:
     def describe(self):
         return f"{self.name} {self.precision}"
 
+    def load_weights(self, generator):
+        raise BackendError(f"the {self.name} backend cannot take new weights: build it again from the checkpoint")
+
 
 class OnnxSourced(Backend):
     """A backend that runs an ONNX model: built in memory from a Generator, or read from a file.

@@ -40,6 +40,17 @@ class MindSporeBackend(Backend):
                 from None
         return cls(graph, precision, fixed_frames=input_frames(_mindir_input_shape(path), path))
 
+    def load_weights(self, generator):
+        """The net's parameters refreshed in place from `generator` (a compiled graph keeps reading
+        the old buffers after set_data in MindSpore 2.10, so no new net and no recompiling)."""
+        if self.generator is None:
+            raise BackendError("an exported MINDIR has fixed weights: load_weights needs a checkpoint's Generator")
+        from src.inference import FastGenerator
+
+        fresh = generator if self.net is self.generator else FastGenerator.from_generator(generator)
+        for mine, theirs in zip(self.net.get_parameters(), fresh.get_parameters()):
+            mine.copy_(self.ms.Tensor(theirs.asnumpy()))
+
     def __call__(self, normalized):
         out = self.compiled(self.ms.Tensor(np.ascontiguousarray(normalized, dtype=np.float32)))
         return out.asnumpy().reshape(normalized.shape[0], -1)
