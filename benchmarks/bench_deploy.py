@@ -13,7 +13,6 @@ Prints, measured side by side in this run on the same randomly initialised weigh
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from src import cpu_dispatch  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
+from src.cpu_check import median_ms  # noqa: E402
 
 import mindspore as ms  # noqa: E402
 
@@ -34,16 +34,6 @@ from src.model import Generator  # noqa: E402
 from src.model_utils.config import get_config  # noqa: E402
 
 SAMPLE_RATE, HOP = 22050, 256
-
-
-def median_ms(fn, repeats):
-    fn()  # warm-up: graph compile / session set-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def timed_export(ckpt, name, *extra):

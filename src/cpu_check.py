@@ -28,8 +28,9 @@ def conv_flops(channels=CONV["channels"], kernel=CONV["kernel"], samples=CONV["s
     return 2.0 * channels * channels * kernel * samples
 
 
-def _median_ms(fn, repeats):
-    fn()  # warm-up (compile, first primitive)
+def median_ms(fn, repeats):
+    """Median ms of `repeats` calls after one warm-up call (compile, first primitive)."""
+    fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -44,7 +45,7 @@ def conv_ms(repeats=7):
     from mindspore import nn  # pylint: disable=import-outside-toplevel
     conv = nn.Conv1d(CONV["channels"], CONV["channels"], CONV["kernel"], pad_mode="pad", padding=1, has_bias=True)
     x = ms.Tensor(np.random.default_rng(0).standard_normal((1, CONV["channels"], CONV["samples"]), np.float32))
-    return _median_ms(lambda: conv(x).asnumpy(), repeats)
+    return median_ms(lambda: conv(x).asnumpy(), repeats)
 
 
 def blas_ms(repeats=7):
@@ -52,7 +53,7 @@ def blas_ms(repeats=7):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((CONV["channels"], CONV["channels"] * CONV["kernel"]), np.float32)
     b = rng.standard_normal((CONV["channels"] * CONV["kernel"], CONV["samples"]), np.float32)
-    return _median_ms(lambda: a @ b, repeats)
+    return median_ms(lambda: a @ b, repeats)
 
 
 def window_ms(repeats=5, frames=WINDOW_FRAMES):
@@ -63,7 +64,7 @@ def window_ms(repeats=5, frames=WINDOW_FRAMES):
     ms.set_seed(0)
     vocoder = Vocoder(Generator())
     mel = np.random.default_rng(0).uniform(-1, 1, (1, 80, frames)).astype(np.float32)
-    return _median_ms(lambda: vocoder.run(mel), repeats)
+    return median_ms(lambda: vocoder.run(mel), repeats)
 
 
 _PROBE = "from src.cpu_check import conv_ms; conv_ms(repeats=1)"
