@@ -29,8 +29,10 @@ CHOICE = None  # set by configure()
 
 
 def cpu_info(path="/proc/cpuinfo"):
-    """(model name, set of feature flags) of the first CPU; flags is None where they cannot be read."""
-    model, flags = None, None
+    """(model name, set of feature flags) of the first CPU; flags is None where they cannot be read.
+    On x86 the name ends with "(family F model M)": a virtual machine's name alone ("AMD EPYC")
+    does not tell the CPU generations apart, and benchmark figures are labelled with it."""
+    model, flags, family = None, None, {}
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -44,9 +46,14 @@ def cpu_info(path="/proc/cpuinfo"):
                     model = value.strip()
                 elif key in ("flags", "Features") and flags is None:
                     flags = set(value.split())
+                elif key in ("cpu family", "model") and key not in family:
+                    family[key] = value.strip()
     except OSError:
         pass
-    return model or platform.processor() or platform.machine() or "unknown CPU", flags
+    model = model or platform.processor() or platform.machine() or "unknown CPU"
+    if len(family) == 2:
+        model += f" (family {family['cpu family']} model {family['model']})"
+    return model, flags
 
 
 def isa_level(flags):

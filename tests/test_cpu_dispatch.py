@@ -74,6 +74,9 @@ def test_cpu_info_reads_model_and_flags(tmp_path):
                      "flags\t\t: fpu sse4_1 avx avx2 avx512f amx_tile\n\nprocessor\t: 1\nflags\t\t: fpu\n")
     assert cpu_dispatch.cpu_info(str(intel)) == ("Intel(R) Xeon(R) Platinum 8480+",
                                                  {"fpu", "sse4_1", "avx", "avx2", "avx512f", "amx_tile"})
+    zen4 = tmp_path / "zen4"
+    zen4.write_text("processor\t: 0\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\nflags\t\t: avx2\n\n")
+    assert cpu_dispatch.cpu_info(str(zen4)) == ("AMD EPYC (family 25 model 17)", {"avx2"})
     arm = tmp_path / "arm"
     arm.write_text("processor\t: 0\nFeatures\t: fp asimd sve\nCPU implementer\t: 0x41\n\n")
     assert cpu_dispatch.cpu_info(str(arm))[1] == {"fp", "asimd", "sve"}
