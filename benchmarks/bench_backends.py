@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from src import cpu_dispatch, metrics  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
-from benchmarks.bench_inference import _read_result, _torch_generator, alternate_rounds  # noqa: E402
+from benchmarks.bench_inference import _read_result, _torch_generator, alternate_rounds, random_log_mel  # noqa: E402
 
 HOP, SR = 256, 22050
 CONFIGS = (("mindspore", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
@@ -282,7 +282,7 @@ def main():
                            stderr=subprocess.DEVNULL)
         references = {}
         for seconds in [float(s) for s in args.long.split(",") if s]:
-            mel = rng.normal(-5, 2, (80, int(seconds * SR) // HOP)).astype(np.float32)
+            mel = random_log_mel(rng, (80, int(seconds * SR) // HOP))
             path = os.path.join(tmp, f"long_{seconds:g}.npy")
             np.save(path, mel)
             # exact chunks of the plain Generator = its one pass (tests/test_inference.py)
