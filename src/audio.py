@@ -162,6 +162,17 @@ def write_bytes(path, data):
     write_atomically(path, write)
 
 
+def check_input_file(path, what, error=ValueError):
+    """One-line `error` unless `path` is an existing, non-empty file (`what`: "checkpoint", "model", ...)."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise error(f"{path}: {what} file not found")
+    if os.path.isdir(path):
+        raise error(f"{path}: is a directory, not a {what} file")
+    if os.path.getsize(path) == 0:
+        raise error(f"{path}: {what} file is empty")
+
+
 def load_mel(path, n_mels=N_MELS):
     """Load a log-mel .npy (n_mels, T) and validate it; AudioError names the file otherwise."""
     if not str(path).endswith(".npy"):

@@ -11,6 +11,8 @@ import tempfile
 import mindspore as ms
 from mindspore.train import serialization as _serialization
 
+from src.audio import check_input_file
+
 
 def _mem_available_bytes():
     """MemAvailable from /proc/meminfo: free memory plus what the kernel can reclaim (page cache)."""
@@ -64,12 +66,7 @@ def save_checkpoint(save_obj, path, append_dict=None):
 def read_checkpoint(path):
     """Load a checkpoint file into a dict of name -> Parameter, with clear one-line errors."""
     path = str(path)
-    if not os.path.exists(path):
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    if os.path.isdir(path):
-        raise CheckpointError(f"{path}: is a directory, not a checkpoint file")
-    if os.path.getsize(path) == 0:
-        raise CheckpointError(f"{path}: checkpoint file is empty")
+    check_input_file(path, "checkpoint", CheckpointError)
     try:
         # crc_check=True verifies files saved with a CRC and still reads ones saved without.
         params = ms.load_checkpoint(path, crc_check=True)

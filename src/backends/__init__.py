@@ -81,13 +81,9 @@ def require(module, backend):
 
 
 def check_source_file(source):
-    source = str(source)
-    if not os.path.exists(source):
-        raise BackendError(f"{source}: model file not found")
-    if os.path.isdir(source):
-        raise BackendError(f"{source}: is a directory, not a model file")
-    if os.path.getsize(source) == 0:
-        raise BackendError(f"{source}: model file is empty")
+    from src.audio import check_input_file
+
+    check_input_file(source, "model", BackendError)
 
 
 def check_precision(name, precision):
