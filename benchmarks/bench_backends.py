@@ -26,7 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from src import cpu_dispatch, metrics  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
-from benchmarks.bench_inference import _read_result, _torch_generator, alternate_rounds, random_log_mel  # noqa: E402
+from benchmarks.bench_inference import (  # noqa: E402
+    _read_result, _torch_generator, alternate_rounds, bench_parser, random_log_mel, serve_window)
 
 HOP, SR = 256, 22050
 CONFIGS = (("mindspore", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
@@ -55,22 +56,13 @@ def _backend(backend, precision, ckpt, threads):
 
 
 def window_worker(kind, ckpt, weights, mel_path, out_path, threads):
-    """'run' on stdin -> 'RESULT <wall ms> <cpu ms>'; anything else ends."""
+    """One backend (or PyTorch) serving timed windows (bench_inference.serve_window)."""
     mel = np.load(mel_path)
     if kind == "torch":
         run = _torch_generator(weights, threads)
     else:
         run = _backend(*kind.split(":"), ckpt, threads)
-    np.save(out_path, run(mel))
-    run(mel)  # warm-up: compile, primitive caches
-    print("READY", flush=True)
-    for line in sys.stdin:
-        if line.strip() != "run":
-            break
-        start, cpu = time.perf_counter(), time.process_time()
-        run(mel)
-        print(f"RESULT {(time.perf_counter() - start) * 1000:.3f} {(time.process_time() - cpu) * 1000:.3f}",
-              flush=True)
+    serve_window(run, mel, out_path)
 
 
 def long_worker(kind, mode, ckpt, mel_path, out_path, chunk_frames, threads):
@@ -217,22 +209,10 @@ def bench_long(ckpt, references, configs, chunk_frames, threads, tmp):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=240)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--long", default="10,60", help="comma-separated seconds; empty to skip")
-    parser.add_argument("--chunk_frames", type=int, default=240)
-    parser.add_argument("--checkpoint", default="", help="generator checkpoint (default: random init)")
+    parser = bench_parser(__doc__, repeats=7)
     parser.add_argument("--profile", action="store_true", help="also time one window per op type (ORT, OpenVINO)")
-    # worker modes (internal)
-    parser.add_argument("--worker", default="")
-    parser.add_argument("--long_worker", default="")
-    parser.add_argument("--mode", default="whole")
-    parser.add_argument("--weights", default="")
-    parser.add_argument("--mel", default="")
-    parser.add_argument("--out", default="")
-    parser.add_argument("--profile_worker", action="store_true")
+    parser.add_argument("--mode", default="whole", help=argparse.SUPPRESS)
+    parser.add_argument("--profile_worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile_worker:
         return profile_worker(args.checkpoint, args.mel, args.threads)

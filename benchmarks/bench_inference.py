@@ -90,6 +90,12 @@ def window_worker(kind, weights, mel_path, out_path, threads):
         g = _load_generator(weights)
         net = ms.jit(FastGenerator.from_generator(g) if kind == "mindspore_fast" else g)
         run = lambda x: net(ms.Tensor(x)).asnumpy()  # noqa: E731
+    serve_window(run, mel, out_path)
+
+
+def serve_window(run, mel, out_path):
+    """A window worker's loop: save run(mel), warm up, then 'run' on stdin -> 'RESULT <wall ms> <cpu ms>';
+    anything else ends."""
     np.save(out_path, run(mel))
     run(mel)  # warm-up (graph compile, oneDNN primitive caches)
     print("READY", flush=True)
@@ -214,21 +220,23 @@ def bench_long(weights, seconds_list, chunk_frames):
                   f"{result['peak_mb']:>13.0f}{result['peak_mb'] - result['before_mb']:>11.0f}")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_parser(doc, repeats):
+    """The options bench_inference.py and bench_backends.py share, with their worker modes (internal)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--frames", type=int, default=240)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=repeats)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--long", default="10,60", help="comma-separated seconds; empty to skip")
     parser.add_argument("--chunk_frames", type=int, default=240)
-    parser.add_argument("--checkpoint", default="", help="generator weights to use (default: random init)")
-    # worker modes (internal)
-    parser.add_argument("--worker", default="")
-    parser.add_argument("--long_worker", default="")
-    parser.add_argument("--weights", default="")
-    parser.add_argument("--mel", default="")
-    parser.add_argument("--out", default="")
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--checkpoint", default="", help="generator checkpoint (default: random init)")
+    for name in ("--worker", "--long_worker", "--weights", "--mel", "--out"):
+        parser.add_argument(name, default="", help=argparse.SUPPRESS)
+    return parser
+
+
+def main():
+    parser = bench_parser(__doc__, repeats=9)
+    parser.add_argument("--seconds", type=float, default=10, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return window_worker(args.worker, args.weights, args.mel, args.out, args.threads)
