@@ -129,12 +129,16 @@ def profile_worker(ckpt, mel_path, threads, runs=3):
 
             options = ort.SessionOptions()
             options.enable_profiling = True
+            # beside the temp mel, not in the working directory (the repository when run from it)
+            options.profile_file_prefix = os.path.join(os.path.dirname(os.path.abspath(mel_path)), "ort_profile")
             options.intra_op_num_threads = threads
             session = ort.InferenceSession(_onnx_bytes(ckpt), options, providers=["CPUExecutionProvider"])
             for _ in range(runs + 1):
                 session.run(None, {"mel": mel})
-            with open(session.end_profiling(), encoding="utf-8") as f:
+            profile = session.end_profiling()
+            with open(profile, encoding="utf-8") as f:
                 events = json.load(f)
+            os.remove(profile)
             node_events = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
             node_events = node_events[len(node_events) // (runs + 1):]  # drop the first (warm-up) run
             for e in node_events:
