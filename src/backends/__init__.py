@@ -80,12 +80,6 @@ def require(module, backend):
                            f"(pip install {module} as pinned in requirements.txt)") from None
 
 
-def check_source_file(source):
-    from src.audio import check_input_file
-
-    check_input_file(source, "model", BackendError)
-
-
 def check_precision(name, precision):
     """Refuse bf16 where it cannot be fast: on this CPU, or in a backend with no bf16 CPU path."""
     from src import cpu_dispatch
@@ -131,7 +125,9 @@ def make_backend(name, source, precision="fp32", alpha=0.2, threads=0):
     if kind not in cls.file_kinds:
         raise BackendError(f"{source}: --backend {name} cannot run a .{kind} file (it runs "
                            f"{' or '.join('a checkpoint' if k == 'checkpoint' else '.' + k for k in ('checkpoint',) + cls.file_kinds)})")
-    check_source_file(source)
+    from src.audio import check_input_file
+
+    check_input_file(source, "model", BackendError)
     return cls.from_file(str(source), precision, threads=threads)
 
 
