@@ -62,8 +62,8 @@ cat <<MSG
 After $STEPS warm-up steps the clips are the input sentences with a buzzy, smeared timbre (the
 discriminator has not trained yet). For better audio train longer, then let the discriminator join
 from the last checkpoint (docs/training_recipes.md), e.g.:
-  .venv/bin/python train.py --config_path config_fast.yaml --data_path $OUT/dataset/train \
-      --batch_size 4 --train_length 32 --save_checkpoint_path $OUT/saved_model \
-      --pre_trained True --checkpoint_path $CKPT --generator_warmup_steps $STEPS \
+  .venv/bin/python train.py --config_path config_fast.yaml --data_path $OUT/dataset/train \\
+      --batch_size 4 --train_length 32 --save_checkpoint_path $OUT/saved_model \\
+      --pre_trained True --checkpoint_path $CKPT --generator_warmup_steps $STEPS \\
       --max_steps $((STEPS + 200)) --save_steps 50
 MSG
