@@ -29,8 +29,8 @@ import soundfile as sf
 from tqdm import tqdm
 
 from src import cpu_dispatch, metrics
-from src.audio import (HOP, N_MELS, SAMPLE_RATE, AudioError, check_wav_complete, load_mel, log_mel,
-                       read_audio, write_bytes, write_text, write_wav)
+from src.audio import HOP, N_MELS, SAMPLE_RATE, AudioError, check_wav_complete, load_mel, log_mel, read_audio, write_wav
+from src.fileio import write_bytes, write_text
 from src.backends import BACKENDS, PRECISIONS, BackendError
 from src.checkpoint import CheckpointError
 from src.model_utils.config import get_config

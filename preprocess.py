@@ -22,8 +22,8 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from src.audio import (HOP, SAMPLE_RATE, AudioError, check_wav_complete, log_mel, quantize_pcm16,
-                       read_audio, save_npy, write_text, write_wav)
+from src.audio import HOP, SAMPLE_RATE, AudioError, check_wav_complete, log_mel, quantize_pcm16, read_audio, write_wav
+from src.fileio import save_npy, write_text
 from src.audio import FMAX, FMIN, LOG_FLOOR, N_FFT, N_MELS, WIN
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")

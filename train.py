@@ -25,7 +25,8 @@ import mindspore as ms  # noqa: E402
 
 from src import cpu_dispatch  # noqa: E402
 from src import metrics  # noqa: E402
-from src.audio import AudioError, write_text  # noqa: E402
+from src.audio import AudioError  # noqa: E402
+from src.fileio import write_text  # noqa: E402
 from src.checkpoint import CheckpointError  # noqa: E402
 from src.model_utils.config import get_config  # noqa: E402
 from src.model_utils.moxing_adapter import moxing_wrapper  # noqa: E402

@@ -22,7 +22,7 @@ import sys
 # The repository root, for `src` (this file also runs as a script from its own folder).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from src.audio import write_bytes  # noqa: E402
+from src.fileio import write_bytes  # noqa: E402
 
 LITE_MAX_MIND_IR_VERSION = 1
 

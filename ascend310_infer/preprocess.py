@@ -19,7 +19,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
-from src.audio import AudioError, load_mel, warn_if_not_log_mel, write_atomically, write_text  # noqa: E402
+from src.audio import AudioError, load_mel, warn_if_not_log_mel  # noqa: E402
+from src.fileio import write_atomically, write_text  # noqa: E402
 from src.inference import split_windows  # noqa: E402
 
 META_NAME = "windows.json"

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from src import cpu_dispatch  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
-from src.audio import write_bytes, write_text  # noqa: E402
+from src.fileio import write_bytes, write_text  # noqa: E402
 
 VAL_CLIPS = 4
 COMMON = ["--batch_size", "4", "--train_length", "32", "--num_workers", "1", "--max_steps", "100000000",

@@ -5,12 +5,14 @@ One definition used by preprocessing, copy synthesis in eval, and the tests' ref
 import math
 import os
 import sys
-import tempfile
 
 import librosa
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
+
+from src.errors import AudioError
+from src.fileio import write_atomically
 
 SAMPLE_RATE = 22050
 HOP = 256
@@ -22,12 +24,6 @@ FMAX = 8000.0
 LOG_FLOOR = 1e-5
 
 _MEL_BASIS = {}
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-class AudioError(ValueError):
-    """Bad audio or feature input; the message names the file and the problem in one line."""
 
 
 def mel_basis(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX):
@@ -110,67 +106,10 @@ def check_wav_complete(path):
             offset += 8 + declared + (declared & 1)
 
 
-def _atomic_target(path):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
-    # mkstemp makes the file private (0600); outputs get the usual mode, as open() would give them.
-    os.chmod(tmp, 0o666 & ~_UMASK)
-    return tmp
-
-
-def write_atomically(path, write):
-    """write(tmp) to a temp file beside `path`, then rename it into place; never a half-written file."""
-    tmp = _atomic_target(path)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_wav(path, audio, sr=SAMPLE_RATE):
     """Write 16-bit PCM mono WAV atomically (temp file + rename): never a half-written file."""
     audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     write_atomically(path, lambda tmp: sf.write(tmp, audio, sr, subtype="PCM_16", format="WAV"))
-
-
-def save_npy(path, array):
-    """np.save atomically (temp file + rename)."""
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            np.save(f, array)
-    write_atomically(path, write)
-
-
-def write_text(path, text):
-    """Write a text file atomically (temp file + rename)."""
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-    write_atomically(path, write)
-
-
-def write_bytes(path, data):
-    """Write bytes atomically (temp file + rename)."""
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            f.write(data)
-    write_atomically(path, write)
-
-
-def check_input_file(path, what, error=ValueError):
-    """One-line `error` unless `path` is an existing, non-empty file (`what`: "checkpoint", "model", ...)."""
-    path = str(path)
-    if not os.path.exists(path):
-        raise error(f"{path}: {what} file not found")
-    if os.path.isdir(path):
-        raise error(f"{path}: is a directory, not a {what} file")
-    if os.path.getsize(path) == 0:
-        raise error(f"{path}: {what} file is empty")
 
 
 def load_mel(path, n_mels=N_MELS):

@@ -6,12 +6,12 @@ under `optimizer_g.` / `optimizer_d.`, and scalars `epoch`, `step`, `loss_scale`
 generator-only checkpoint is the same names without the rest, so one loader serves both.
 """
 import os
-import tempfile
 
 import mindspore as ms
 from mindspore.train import serialization as _serialization
 
-from src.audio import check_input_file
+from src.errors import CheckpointError
+from src.fileio import check_input_file, write_atomically
 
 
 def _mem_available_bytes():
@@ -36,31 +36,15 @@ if hasattr(_serialization, "_get_available_memory"):
         _serialization._get_available_memory = _mem_available_bytes
 
 
-class CheckpointError(ValueError):
-    """A checkpoint cannot be used; the message names the file and the problem in one line."""
-
-
 def save_checkpoint(save_obj, path, append_dict=None):
     """Save atomically with a CRC: a kill at any moment leaves the previous file intact.
 
     `save_obj` is a Cell or a list of {"name", "data"} dicts (mindspore.save_checkpoint's input).
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
-    os.remove(tmp)  # mindspore.save_checkpoint wants to create the file itself
-    try:
+    def write(tmp):
+        os.remove(tmp)  # mindspore.save_checkpoint wants to create the file itself (and may add .ckpt)
         ms.save_checkpoint(save_obj, tmp, append_dict=append_dict, crc_check=True)
-        if not os.path.exists(tmp) and os.path.exists(tmp + ".ckpt"):
-            tmp_file = tmp + ".ckpt"
-        else:
-            tmp_file = tmp
-        os.replace(tmp_file, path)
-    finally:
-        for leftover in (tmp, tmp + ".ckpt"):
-            if os.path.exists(leftover):
-                os.remove(leftover)
+    write_atomically(path, write, written_as=(".ckpt",))
 
 
 def read_checkpoint(path):

@@ -10,7 +10,8 @@ import subprocess
 import numpy as np
 import soundfile as sf
 
-from src.audio import SAMPLE_RATE, write_atomically, write_text
+from src.audio import SAMPLE_RATE
+from src.fileio import write_atomically, write_text
 
 # Harvard sentences (IEEE 1969, public domain): phonetically balanced, varied length.
 SENTENCES = [

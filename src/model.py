@@ -1,4 +1,5 @@
-"""The zoo MelGAN networks (SPEC §2–§3), with the public checkpoint's parameter names.
+"""The zoo MelGAN networks (SPEC §2–§3) in MindSpore, built from src/architecture.py's tables, with the
+public checkpoint's parameter names.
 
 Zero padding is done by the convolutions themselves (`pad_mode="pad"`): numerically identical
 to the zoo's separate `nn.Pad` cells, and about twice as fast in graph mode on CPU. Where the
@@ -6,6 +7,8 @@ zoo had a pad cell inside a `SequentialCell`, an `nn.Identity` keeps the index, 
 names (`rses_1.block1.2.conv.weight`, `dis1.conv1.1.conv.weight`, ...) match the zoo's.
 """
 import mindspore.nn as nn
+
+from src.architecture import DISCRIMINATOR, GENERATOR
 
 
 class Conv1d_t(nn.Cell):
@@ -37,109 +40,123 @@ class Conv1d_Transpose(nn.Cell):
         return self.conv(x)
 
 
-def _res_block(channel, dilation, alpha):
+def _name_like_the_zoo(cell, named):
+    """Give `cell` attributes `named` (name -> sub-cell already held in one of its CellLists).
+
+    The loops in `construct` run over CellLists, but the public checkpoint names parameters by the
+    zoo's attributes (`rses_1.block2.…`, `dis3.conv4.…`). MindSpore names a parameter after the
+    attribute path it was last assigned under, and a parent names its children's parameters by the
+    first path it finds to them: so the zoo's names are assigned last, and put first in the search.
+    """
+    lists = [key for key, sub in cell._cells.items() if isinstance(sub, nn.CellList)]  # pylint: disable=protected-access
+    for name, sub in named.items():
+        setattr(cell, name, sub)
+    for key in lists:
+        cell._cells.move_to_end(key)  # pylint: disable=protected-access
+
+
+def _res_block(channel, dilation, kernel, alpha):
     # Index 1 was the zoo's nn.Pad; the conv pads instead, Identity keeps the names.
     return nn.SequentialCell([
         nn.LeakyReLU(alpha),
         nn.Identity(),
-        Conv1d_t(channel, channel, 3, padding=dilation, dilation=dilation),
+        Conv1d_t(channel, channel, kernel, padding=dilation * (kernel // 2), dilation=dilation),
         nn.LeakyReLU(alpha),
         Conv1d_t(channel, channel, 1),
     ])
 
 
 class ResStack(nn.Cell):
-    """Three residual blocks, dilations 1, 3, 9: x = block_d(x) + shortcut_d(x)."""
+    """Residual blocks in sequence, one per dilation: x = block_d(x) + shortcut_d(x)."""
 
-    def __init__(self, channel, alpha=0.2):
+    def __init__(self, channel, dilations=GENERATOR.dilations, kernel=GENERATOR.res_kernel, alpha=0.2):
         super().__init__()
-        self.block1 = _res_block(channel, 1, alpha)
-        self.shortcut1 = Conv1d_t(channel, channel, 1)
-        self.block2 = _res_block(channel, 3, alpha)
-        self.shortcut2 = Conv1d_t(channel, channel, 1)
-        self.block3 = _res_block(channel, 9, alpha)
-        self.shortcut3 = Conv1d_t(channel, channel, 1)
+        self.pairs = nn.CellList([nn.CellList([_res_block(channel, d, kernel, alpha), Conv1d_t(channel, channel, 1)])
+                                  for d in dilations])
+        _name_like_the_zoo(self, {f"{kind}{j}": pair[k] for j, pair in enumerate(self.pairs, start=1)
+                                  for k, kind in enumerate(("block", "shortcut"))})
 
     def construct(self, x):
-        x = self.block1(x) + self.shortcut1(x)
-        x = self.block2(x) + self.shortcut2(x)
-        x = self.block3(x) + self.shortcut3(x)
+        for pair in self.pairs:
+            x = pair[0](x) + pair[1](x)
         return x
 
 
 class Generator(nn.Cell):
-    """Normalized log-mel `(B, 80, T)` -> waveform `(B, 1, 256*T)` in [-1, 1]."""
+    """Normalized log-mel `(B, mel_channels, T)` -> waveform `(B, 1, hop*T)` in [-1, 1], built from `arch`."""
 
-    def __init__(self, alpha=0.2):
+    def __init__(self, alpha=None, arch=GENERATOR):
         super().__init__()
-        self.conv1d_1 = Conv1d_t(80, 512, 7, padding=3)
+        alpha = arch.leaky_alpha if alpha is None else alpha
+        self.arch = arch
+        self.conv1d_1 = Conv1d_t(arch.mel_channels, arch.channels, arch.in_kernel, padding=arch.in_kernel // 2)
         self.leaky_relu = nn.LeakyReLU(alpha)
-        self.conv1dtran_1 = Conv1d_Transpose(512, 256, 16, stride=8, padding=4)
-        self.rses_1 = ResStack(256, alpha)
-        self.leaky_relu1 = nn.LeakyReLU(alpha)
-        self.conv1dtran_2 = Conv1d_Transpose(256, 128, 16, stride=8, padding=4)
-        self.rses_2 = ResStack(128, alpha)
-        self.leaky_relu2 = nn.LeakyReLU(alpha)
-        self.conv1dtran_3 = Conv1d_Transpose(128, 64, 4, stride=2, padding=1)
-        self.rses_3 = ResStack(64, alpha)
-        self.leaky_relu3 = nn.LeakyReLU(alpha)
-        self.conv1dtran_4 = Conv1d_Transpose(64, 32, 4, stride=2, padding=1)
-        self.rses_4 = ResStack(32, alpha)
-        self.leaky_relu4 = nn.LeakyReLU(alpha)
-        self.conv1d_2 = Conv1d_t(32, 1, 7, padding=3)
+        self.stages = nn.CellList([nn.SequentialCell([
+            Conv1d_Transpose(c_in, c_out, up.kernel, up.stride, up.padding),
+            ResStack(c_out, arch.dilations, arch.res_kernel, alpha), nn.LeakyReLU(alpha)])
+            for _, c_in, c_out, up in arch.stages()])
+        _name_like_the_zoo(self, {f"{kind}{i}": stage[k] for i, stage in enumerate(self.stages, start=1)
+                                  for k, kind in enumerate(("conv1dtran_", "rses_", "leaky_relu"))})
+        self.conv1d_2 = Conv1d_t(arch.last_channels, 1, arch.out_kernel, padding=arch.out_kernel // 2)
         self.tanh = nn.Tanh()
 
     def construct(self, x):
         x = self.leaky_relu(self.conv1d_1(x))
-        x = self.leaky_relu1(self.rses_1(self.conv1dtran_1(x)))
-        x = self.leaky_relu2(self.rses_2(self.conv1dtran_2(x)))
-        x = self.leaky_relu3(self.rses_3(self.conv1dtran_3(x)))
-        x = self.leaky_relu4(self.rses_4(self.conv1dtran_4(x)))
+        for stage in self.stages:
+            x = stage(x)
         return self.tanh(self.conv1d_2(x))
 
 
 class Discriminator(nn.Cell):
-    """One scale: returns its 6 feature maps and the score map (7 outputs)."""
+    """One scale: every layer's output, the feature maps then the score map (`len(arch.layers)` outputs).
 
-    def __init__(self, alpha=0.2):
+    conv1 is [Identity, conv, LReLU] (index 0 was the zoo's pad cell), the middle ones [conv, LReLU],
+    the last a bare conv: the public checkpoint's names (`dis1.conv1.1.conv.weight`, `dis1.conv2.0...`).
+    """
+
+    def __init__(self, alpha=None, arch=DISCRIMINATOR):
         super().__init__()
-        self.conv1 = nn.SequentialCell([nn.Identity(), Conv1d_t(1, 16, 15, padding=7), nn.LeakyReLU(alpha)])
-        self.conv2 = nn.SequentialCell([Conv1d_t(16, 64, 41, stride=4, padding=20), nn.LeakyReLU(alpha)])
-        self.conv3 = nn.SequentialCell([Conv1d_t(64, 256, 41, stride=4, padding=20), nn.LeakyReLU(alpha)])
-        self.conv4 = nn.SequentialCell([Conv1d_t(256, 1024, 41, stride=4, padding=20), nn.LeakyReLU(alpha)])
-        self.conv5 = nn.SequentialCell([Conv1d_t(1024, 1024, 11, stride=4, padding=5), nn.LeakyReLU(alpha)])
-        self.conv6 = nn.SequentialCell([Conv1d_t(1024, 1024, 3, padding=1), nn.LeakyReLU(alpha)])
-        self.conv7 = Conv1d_t(1024, 1, 3, padding=1)
+        alpha = arch.leaky_alpha if alpha is None else alpha
+        layers, channels = [], 1
+        last = len(arch.layers)
+        for n, layer in enumerate(arch.layers, start=1):
+            conv = Conv1d_t(channels, layer.out_channels, layer.kernel, layer.stride, layer.padding)
+            if n == last:
+                layers.append(conv)
+            else:
+                layers.append(nn.SequentialCell(([nn.Identity()] if n == 1 else []) + [conv, nn.LeakyReLU(alpha)]))
+            channels = layer.out_channels
+        self.layers = nn.CellList(layers)
+        _name_like_the_zoo(self, {f"conv{n}": cell for n, cell in enumerate(self.layers, start=1)})
 
     def construct(self, x):
-        x0 = self.conv1(x)
-        x1 = self.conv2(x0)
-        x2 = self.conv3(x1)
-        x3 = self.conv4(x2)
-        x4 = self.conv5(x3)
-        x5 = self.conv6(x4)
-        x6 = self.conv7(x5)
-        return x0, x1, x2, x3, x4, x5, x6
+        outputs = ()
+        for layer in self.layers:
+            x = layer(x)
+            outputs += (x,)
+        return outputs
 
 
 class MultiDiscriminator(nn.Cell):
-    """Three discriminators; scales 2 and 3 see the input through learned stride-2 convs."""
+    """`arch.scales` discriminators; each next scale sees the input through a learned stride-2 conv."""
 
-    def __init__(self):
+    def __init__(self, arch=DISCRIMINATOR):
         super().__init__()
-        self.dis1 = Discriminator()
-        self.dis2 = Discriminator()
-        self.dis3 = Discriminator()
-        self.avg1 = Conv1d_t(1, 1, 5, stride=2, padding=2)
-        self.avg2 = Conv1d_t(1, 1, 5, stride=2, padding=2)
+        self.arch = arch
+        pool = arch.pool_kernel
+        self.discriminators = nn.CellList([Discriminator(arch=arch) for _ in range(arch.scales)])
+        self.pools = nn.CellList([Conv1d_t(1, 1, pool, stride=2, padding=pool // 2) for _ in range(arch.scales - 1)])
+        names = {f"dis{k}": cell for k, cell in enumerate(self.discriminators, start=1)}
+        names.update({f"avg{k}": cell for k, cell in enumerate(self.pools, start=1)})
+        _name_like_the_zoo(self, names)
 
     def construct(self, x):
-        y1 = self.dis1(x)
-        x = self.avg1(x)
-        y2 = self.dis2(x)
-        x = self.avg2(x)
-        y3 = self.dis3(x)
-        return y1, y2, y3
+        outputs = ()
+        for k, discriminator in enumerate(self.discriminators):
+            if k > 0:
+                x = self.pools[k - 1](x)
+            outputs += (discriminator(x),)
+        return outputs
 
 
 def count_parameters(net):

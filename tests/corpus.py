@@ -4,7 +4,8 @@ import os
 import numpy as np
 import soundfile as sf
 
-from src.audio import log_mel, save_npy, write_wav
+from src.audio import log_mel, write_wav
+from src.fileio import save_npy
 
 
 def file_audio(path):

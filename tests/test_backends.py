@@ -211,7 +211,7 @@ def test_eval_runs_a_backend_and_refuses_bad_values_in_one_line(ckpt, onnx_file,
     import soundfile as sf
 
     import eval as eval_script
-    from src.audio import save_npy
+    from src.fileio import save_npy
 
     mel = _mel(300, seed=5)
     save_npy(str(tmp_path / "m.npy"), mel)

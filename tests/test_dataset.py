@@ -4,7 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from src.audio import normalize_mel, save_npy
+from src.audio import normalize_mel
+from src.fileio import save_npy
 from src.dataset import MEL_PAD_VALUE, EpochShardSampler, MelGANSource, create_dataset, scan_pairs, set_epoch
 from tests.corpus import file_audio, make_train_folder
 

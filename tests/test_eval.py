@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 import eval as eval_script
-from src.audio import SAMPLE_RATE, log_mel, read_audio, save_npy, write_wav
+from src.audio import SAMPLE_RATE, log_mel, read_audio, write_wav
+from src.fileio import save_npy
 from tests.damage import KINDS, damage_file
 from src.checkpoint import save_checkpoint
 from src.demo_corpus import make_demo_corpus

@@ -303,7 +303,8 @@ def test_rerun_redoes_half_finished_pairs_and_moves_split(demo, tmp_path):
 def test_outputs_get_the_usual_file_mode(tmp_path):
     """Atomic writes go through mkstemp (mode 0600); the final files must be readable like any other."""
     import stat
-    from src.audio import save_npy, write_wav
+    from src.audio import write_wav
+    from src.fileio import save_npy
 
     umask = os.umask(0)
     os.umask(umask)

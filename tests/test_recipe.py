@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import train
-from src.audio import log_mel, read_audio, save_npy, write_wav
+from src.audio import log_mel, read_audio, write_wav
+from src.fileio import save_npy
 from src.checkpoint import read_checkpoint, scalar
 from src.model_utils.config import get_config
 from src.trainer import MelGANTrainer

@@ -15,8 +15,7 @@ PRECISIONS = ("fp32", "bf16")
 SOURCE_KINDS = {".ckpt": "checkpoint", ".onnx": "onnx", ".mindir": "mindir"}
 
 
-class BackendError(ValueError):
-    """One-line reason a backend cannot run this source at this precision here."""
+from src.errors import BackendError  # noqa: E402  (re-exported: the backends' one error)
 
 
 class Backend:
@@ -125,7 +124,7 @@ def make_backend(name, source, precision="fp32", alpha=0.2, threads=0):
     if kind not in cls.file_kinds:
         raise BackendError(f"{source}: --backend {name} cannot run a .{kind} file (it runs "
                            f"{' or '.join('a checkpoint' if k == 'checkpoint' else '.' + k for k in ('checkpoint',) + cls.file_kinds)})")
-    from src.audio import check_input_file
+    from src.fileio import check_input_file
 
     check_input_file(source, "model", BackendError)
     return cls.from_file(str(source), precision, threads=threads)

@@ -14,11 +14,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONFIG = os.path.join(_HERE, "..", "..", "config.yaml")
 
 
-class ConfigError(SystemExit):
-    """A configuration problem; exits with the message as one line (no traceback)."""
-
-    def __init__(self, message):
-        super().__init__(f"config error: {message}")
+from src.errors import ConfigError  # noqa: E402  (re-exported: scripts import it from here)
 
 
 class Config:
