@@ -25,18 +25,17 @@ import sys
 import time
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 from src import cpu_dispatch, metrics
-from src.audio import HOP, N_MELS, SAMPLE_RATE, AudioError, check_wav_complete, load_mel, log_mel, read_audio, write_wav
+from src.audio import HOP, N_MELS, SAMPLE_RATE, AudioError, log_mel, write_wav
 from src.fileio import write_bytes, write_text
 from src.backends import BACKENDS, PRECISIONS, BackendError
 from src.checkpoint import CheckpointError
+from src.inputs import check_inputs, list_inputs, read_input
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
 
-INPUT_EXTENSIONS = (".npy", ".wav")
 REPORT_COLUMNS = ("name", "frames", "seconds", "synth_seconds", "rtf", "x_real_time", "graph_compiled",
                   "log_mel_l1", "mcd_db", "stoi", "pesq_wb", "mos_est", "mos_est_ref")
 
@@ -63,40 +62,6 @@ def check_config(cfg):
             raise EvalError(f"--{key} must be {value} for this network (SPEC §1), got {getattr(cfg, key)!r}")
 
 
-def list_inputs(path):
-    """[(name, path)] of the .npy/.wav inputs under `path` (a folder or one file), sorted."""
-    if not os.path.exists(path):
-        raise EvalError(f"{path}: no such file or folder")
-    if os.path.isfile(path):
-        if not path.lower().endswith(INPUT_EXTENSIONS):
-            raise EvalError(f"{path}: not a .npy mel or .wav file")
-        files = [path]
-    else:
-        files = sorted(os.path.join(path, f) for f in os.listdir(path)
-                       if f.lower().endswith(INPUT_EXTENSIONS) and not f.startswith("."))
-        if not files:
-            raise EvalError(f"{path}: no .npy or .wav files to synthesize")
-    items, seen = [], {}
-    for f in files:
-        name = os.path.splitext(os.path.basename(f))[0]
-        if name in seen:
-            raise EvalError(f"{f}: same name as {seen[name]}; both would be written to {name}.wav")
-        seen[name] = f
-        items.append((name, f))
-    return items
-
-
-def find_reference(npy_path, data_path, reference_path):
-    """The WAV a val mel was computed from, if known: --reference_path/NAME.wav, else the
-    dataset's val_wav/NAME.wav (preprocess.py's layout), else train/wav/NAME.wav."""
-    name = os.path.splitext(os.path.basename(npy_path))[0] + ".wav"
-    folder = data_path if os.path.isdir(data_path) else os.path.dirname(os.path.abspath(data_path))
-    root = os.path.dirname(os.path.abspath(folder))
-    candidates = [os.path.join(reference_path, name)] if reference_path else [
-        os.path.join(root, "val_wav", name), os.path.join(root, "wav", name)]
-    return next((c for c in candidates if os.path.isfile(c)), None)
-
-
 def prepare_output(output_path, names):
     """Create the folder, prove it is writable, and drop temp files a killed run left behind."""
     try:
@@ -110,37 +75,6 @@ def prepare_output(output_path, names):
     for name in list(names) + ["report"]:
         for stale in glob.glob(os.path.join(glob.escape(output_path), f".{glob.escape(name)}.*.tmp")):
             os.remove(stale)
-
-
-def read_input(path, data_path, reference_path):
-    """(log-mel, reference audio or None, reference path or None) for one input file."""
-    if path.lower().endswith(".wav"):
-        check_wav_complete(path)
-        audio, _ = read_audio(path)
-        return log_mel(audio), audio, path
-    mel = load_mel(path)
-    ref_path = find_reference(path, data_path, reference_path)
-    reference = None
-    if ref_path is not None:
-        check_wav_complete(ref_path)
-        reference, _ = read_audio(ref_path)
-    return mel, reference, ref_path
-
-
-def check_inputs(items):
-    """Validate every input cheaply up front (mels fully, WAVs by header) so a bad file stops the
-    run before any synthesis; read_input re-checks while synthesizing."""
-    for _, path in items:
-        if path.lower().endswith(".wav"):
-            check_wav_complete(path)
-            try:
-                info = sf.info(path)
-            except Exception as e:
-                raise AudioError(f"{path}: not readable audio ({str(e).splitlines()[0] if str(e) else e})") from None
-            if info.frames == 0:
-                raise AudioError(f"{path}: zero-length audio")
-        else:
-            load_mel(path)
 
 
 def plot_spectrograms(path, reference_mel, synthesized_mel, title):

@@ -89,12 +89,12 @@ class LearningCurve:
     COLUMNS = ("step", "phase", "train_cpu_seconds", "log_mel_l1", "stoi", "pesq_wb", "mos_est", "mos_est_ref")
 
     def __init__(self, folder, out_path, resume_step):
-        import eval as eval_script  # pylint: disable=import-outside-toplevel
-        items = eval_script.list_inputs(folder)
-        eval_script.check_inputs(items)
+        from src.inputs import check_inputs, list_inputs, read_input  # pylint: disable=import-outside-toplevel
+        items = list_inputs(folder)
+        check_inputs(items)
         self.clips = []
         for name, path in items:
-            mel, reference, _ = eval_script.read_input(path, folder, "")
+            mel, reference, _ = read_input(path, folder, "")
             if reference is None:
                 raise ValueError(f"{path}: no reference WAV (val_wav/{name}.wav) to score the learning curve")
             self.clips.append((mel, reference))
