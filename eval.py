@@ -17,7 +17,6 @@ Every output is written to a temp file and renamed: a killed run leaves only com
 and rerunning finishes the job. Bad input stops with one line naming the file.
 """
 import csv
-import glob
 import io
 import json
 import os
@@ -28,10 +27,12 @@ import numpy as np
 from tqdm import tqdm
 
 from src import cpu_dispatch, metrics
-from src.audio import HOP, N_MELS, SAMPLE_RATE, AudioError, log_mel, write_wav
-from src.fileio import write_bytes, write_text
-from src.backends import BACKENDS, PRECISIONS, BackendError
-from src.checkpoint import CheckpointError
+from src.audio import write_wav
+from src.backends import BACKENDS, PRECISIONS
+from src.cli import check_device_target, run_main
+from src.errors import ConfigError, OutputError
+from src.features import MelSettings
+from src.fileio import check_writable, remove_stale_temps, write_bytes, write_text
 from src.inputs import check_inputs, list_inputs, read_input
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
@@ -40,44 +41,24 @@ REPORT_COLUMNS = ("name", "frames", "seconds", "synth_seconds", "rtf", "x_real_t
                   "log_mel_l1", "mcd_db", "stoi", "pesq_wb", "mos_est", "mos_est_ref")
 
 
-class EvalError(ValueError):
-    """Unusable input or output location; the message is one line naming the path."""
-
-
 def check_config(cfg):
-    """Values this eval cannot honour stop with one line (types are checked by get_config)."""
-    if cfg.eval_mode not in ("whole", "window"):
-        raise EvalError(f"--eval_mode must be 'whole' or 'window', got {cfg.eval_mode!r}")
-    if cfg.eval_length < 8:
-        raise EvalError(f"--eval_length must be at least 8 frames, got {cfg.eval_length}")
-    if cfg.backend not in BACKENDS:
-        raise EvalError(f"--backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}")
-    if cfg.precision not in PRECISIONS:
-        raise EvalError(f"--precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
-    if cfg.chunk_frames < 1:
-        raise EvalError(f"--chunk_frames must be positive, got {cfg.chunk_frames}")
-    fixed = {"hop_size": HOP, "mel_num": N_MELS, "sample": SAMPLE_RATE}
-    for key, value in fixed.items():
-        if getattr(cfg, key) != value:
-            raise EvalError(f"--{key} must be {value} for this network (SPEC §1), got {getattr(cfg, key)!r}")
+    """Values this eval cannot honour stop with one ConfigError line (types are checked by get_config);
+    returns the model's features."""
+    checks = [
+        (cfg.eval_mode in ("whole", "window"), f"--eval_mode must be 'whole' or 'window', got {cfg.eval_mode!r}"),
+        (cfg.eval_length >= 8, f"--eval_length must be at least 8 frames, got {cfg.eval_length}"),
+        (cfg.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}"),
+        (cfg.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}"),
+        (cfg.chunk_frames >= 1, f"--chunk_frames must be positive, got {cfg.chunk_frames}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    check_device_target(cfg.device_target)
+    return MelSettings.from_config(cfg)
 
 
-def prepare_output(output_path, names):
-    """Create the folder, prove it is writable, and drop temp files a killed run left behind."""
-    try:
-        os.makedirs(output_path, exist_ok=True)
-        probe = os.path.join(output_path, f".write_test_{os.getpid()}")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as e:
-        raise EvalError(f"{output_path}: cannot write output there ({e.strerror or e})") from None
-    for name in list(names) + ["report"]:
-        for stale in glob.glob(os.path.join(glob.escape(output_path), f".{glob.escape(name)}.*.tmp")):
-            os.remove(stale)
-
-
-def plot_spectrograms(path, reference_mel, synthesized_mel, title):
+def plot_spectrograms(path, reference_mel, synthesized_mel, title, floor):
     """PNG with the reference (or input) log-mel above the synthesized one; written atomically."""
     import matplotlib
 
@@ -85,7 +66,7 @@ def plot_spectrograms(path, reference_mel, synthesized_mel, title):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    vmin, vmax = float(np.log(1e-5)), float(max(reference_mel.max(), synthesized_mel.max()))
+    vmin, vmax = floor, float(max(reference_mel.max(), synthesized_mel.max()))
     for ax, mel, label in ((axes[0], reference_mel, "reference"), (axes[1], synthesized_mel, "synthesized")):
         im = ax.imshow(mel, origin="lower", aspect="auto", interpolation="none", vmin=vmin, vmax=vmax)
         ax.set_title(f"{title}: {label} log-mel")
@@ -146,14 +127,15 @@ def write_report(output_path, rows):
 
 
 def run(cfg):
-    check_config(cfg)
+    features = check_config(cfg)
     items = list_inputs(cfg.eval_data_path)
-    prepare_output(cfg.output_path, [name + ".wav" for name, _ in items] + [name + ".png" for name, _ in items])
+    check_writable(cfg.output_path, "output")
+    remove_stale_temps(cfg.output_path)  # what a killed run left (outputs are written atomically)
     for name, path in items:
         if os.path.abspath(os.path.join(cfg.output_path, name + ".wav")) == os.path.abspath(path):
-            raise EvalError(f"{path}: output would overwrite this input; choose another --output_path")
+            raise OutputError(f"{path}: output would overwrite this input; choose another --output_path")
 
-    check_inputs(items)  # bad input stops here, before the model is loaded and anything is written
+    check_inputs(items, features)  # bad input stops here, before the model is loaded and anything is written
 
     from src.inference import Vocoder  # MindSpore is imported only once the arguments are sane
 
@@ -167,42 +149,40 @@ def run(cfg):
           f"{len(items)} file(s))")
     rows = []
     for name, path in tqdm(items, desc="eval", unit="file"):
-        mel, reference, ref_path = read_input(path, cfg.eval_data_path, cfg.reference_path)
+        mel, reference, ref_path = read_input(path, cfg.eval_data_path, cfg.reference_path, features)
         shapes_before = len(vocoder.shapes_seen)
         start = time.perf_counter()
         audio = vocoder(mel, name=path)
         seconds = time.perf_counter() - start
         out_wav = os.path.join(cfg.output_path, name + ".wav")
-        write_wav(out_wav, audio)
-        duration = len(audio) / SAMPLE_RATE
+        write_wav(out_wav, audio, features.sample_rate)
+        duration = len(audio) / features.sample_rate
         row = {"name": name, "frames": int(mel.shape[1]), "seconds": duration, "synth_seconds": seconds,
-               "rtf": metrics.real_time_factor(seconds, len(audio)), "x_real_time": duration / seconds,
+               "rtf": metrics.real_time_factor(seconds, len(audio), features.sample_rate), "x_real_time": duration / seconds,
                "graph_compiled": len(vocoder.shapes_seen) > shapes_before, "reference": ref_path}
-        row["mos_est"] = metrics.mos_estimate(audio)
+        row["mos_est"] = metrics.mos_estimate(audio, features.sample_rate)
         if reference is not None:
-            row.update(metrics.compare(reference, audio))
-            row["mos_est_ref"] = metrics.mos_estimate(reference)
+            row.update(metrics.compare(reference, audio, features))
+            row["mos_est_ref"] = metrics.mos_estimate(reference, features.sample_rate)
         rows.append(row)
         if cfg.plot:
-            ref_mel = log_mel(reference) if reference is not None else mel
-            plot_spectrograms(os.path.join(cfg.output_path, name + ".png"), ref_mel, log_mel(audio), name)
+            ref_mel = features.log_mel(reference) if reference is not None else mel
+            plot_spectrograms(os.path.join(cfg.output_path, name + ".png"), ref_mel, features.log_mel(audio), name,
+                              features.log_min)
     write_report(cfg.output_path, rows)
     print(f"wrote {len(rows)} file(s) to {cfg.output_path}")
     return rows
 
 
 def main(argv=None):
-    cfg = get_config(argv)
-    try:
+    def work():
+        cfg = get_config(argv)
         if cfg.enable_modelarts:  # the zoo's ModelArts flow: copy data/checkpoint in, outputs out
             if cfg.checkpoint_file_path:
                 cfg.eval_model_path = cfg.checkpoint_file_path
             return moxing_wrapper(config=cfg)(run)(cfg)
         return run(cfg)
-    except (AudioError, BackendError, CheckpointError, EvalError) as e:
-        raise SystemExit(f"error: {e}") from None
-    except OSError as e:  # e.g. the disk filled up or the folder vanished mid-run
-        raise SystemExit(f"error: {e.filename or cfg.output_path}: {e.strerror or e}") from None
+    return run_main(work)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,20 @@ so an interrupted export never leaves a half-written model under the final name.
 """
 import os
 import sys
-import tempfile
 
 import numpy as np
+
+from src.cli import check_device_target, run_main
+from src.errors import UserError
+from src.fileio import check_writable, remove_stale_temps, write_atomically
 
 FORMATS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
 # The seed documents `--format` and `--model_name`; config.yaml calls them file_format / file_name.
 ALIASES = {"--format": "--file_format", "--model_name": "--file_name"}
 VERIFY_TOLERANCE = 1e-4
-TMP_TAG = ".export-tmp-"
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """One-line reason an export cannot be done."""
 
 
@@ -66,81 +68,30 @@ def check_options(cfg):
     return fmt, os.path.abspath(output_path(cfg.file_name, fmt))
 
 
-def check_writable(path):
-    """Fail early, naming the folder, if the model could not be written there."""
-    directory = os.path.dirname(path)
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=TMP_TAG, dir=directory)
-        os.close(fd)
-        os.remove(probe)
-    except OSError as e:
-        raise ExportError(f"{directory}: cannot write the exported model there ({e.strerror or e})") from None
+def export_to(net, example, fmt, tmp):
+    """Write the model to `tmp` (an atomic write's temp file).
 
-
-def remove_stale_temps(path):
-    """Temporary files of earlier exports that were killed (their process is gone)."""
-    directory, base = os.path.split(path)
-    prefix = "." + base + TMP_TAG
-    for name in os.listdir(directory):
-        if not name.startswith(prefix):
-            continue
-        pid = name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            try:
-                os.remove(os.path.join(directory, name))
-            except OSError:
-                pass
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def load_generator(checkpoint_path, alpha):
-    from src.checkpoint import load_into, read_checkpoint
-    from src.model import Generator
-
-    params = read_checkpoint(checkpoint_path)
-    generator = load_into(Generator(alpha), params, checkpoint_path, "generator")
-    generator.set_train(False)
-    return generator
-
-
-def export_to(net, example, fmt, path):
-    """Export under a temporary name in the target folder; returns that temporary path.
-
-    MindSpore only accepts file names matching [0-9a-zA-Z@_-.:/\\], so the export runs inside the
-    target folder with a plain relative name (the folder itself may contain any character).
+    MindSpore accepts only [0-9a-zA-Z@_-.:/\\] in file names and appends its own extension, so it
+    exports inside tmp's folder under a plain relative name, which is then moved onto `tmp`.
     """
     import mindspore as ms
 
-    directory, base = os.path.split(path)
-    tmp_name = f".{base}{TMP_TAG}{os.getpid()}{FORMATS[fmt]}"
-    if not all(c.isalnum() or c in "@_-.:" for c in tmp_name):
-        tmp_name = f".model{TMP_TAG}{os.getpid()}{FORMATS[fmt]}"
+    directory = os.path.dirname(tmp)
+    if fmt == "ONNX":  # `net` is the onnx.ModelProto from src.onnx_graph
+        with open(tmp, "wb") as f:
+            f.write(net.SerializeToString())
+        return
+    plain = f".export.{os.getpid()}.tmp"  # a temp name remove_stale_temps knows
     cwd = os.getcwd()
     os.chdir(directory)
     try:
-        if fmt == "ONNX":  # `net` is the onnx.ModelProto from src.onnx_graph
-            with open(tmp_name, "wb") as f:
-                f.write(net.SerializeToString())
-                f.flush()
-                os.fsync(f.fileno())
-        else:
-            ms.export(net, example, file_name=tmp_name, file_format=fmt)
+        ms.export(net, example, file_name=plain, file_format=fmt)
     finally:
         os.chdir(cwd)
-    tmp_path = os.path.join(directory, tmp_name)
-    if not os.path.isfile(tmp_path):
-        raise ExportError(f"{path}: MindSpore reported no error but wrote no {fmt} file")
-    return tmp_path
+    written = os.path.join(directory, plain + FORMATS[fmt])
+    if not os.path.isfile(written):
+        raise ExportError(f"{tmp}: MindSpore reported no error but wrote no {fmt} file")
+    os.replace(written, tmp)
 
 
 def verification_input(mel_num, frames, seed=0):
@@ -185,8 +136,10 @@ def verify(path, fmt, generator, mel_num, lengths):
 def export(cfg):
     """Export cfg.checkpoint_path's generator as cfg.file_format; returns the final path."""
     fmt, path = check_options(cfg)
-    check_writable(path)
-    remove_stale_temps(path)
+    check_device_target(cfg.device_target)
+    check_writable(os.path.dirname(path), "exported model")
+    remove_stale_temps(os.path.dirname(path), os.path.basename(path))
+    remove_stale_temps(os.path.dirname(path), "export.")
 
     import mindspore as ms
     from src import cpu_dispatch
@@ -198,12 +151,9 @@ def export(cfg):
     except (RuntimeError, ValueError) as e:
         raise ExportError(f"device {cfg.device_target} is not usable here ({str(e).splitlines()[0]})") from None
 
-    from src.checkpoint import CheckpointError
+    from src.model import load_generator
 
-    try:
-        generator = load_generator(cfg.checkpoint_path, cfg.leaky_alpha)
-    except CheckpointError as e:
-        raise ExportError(str(e)) from None
+    generator = load_generator(cfg.checkpoint_path, cfg.leaky_alpha)
 
     if cfg.dynamic_length:
         example = ms.Tensor(shape=[1, cfg.mel_num, None], dtype=ms.float32)
@@ -223,11 +173,11 @@ def export(cfg):
 
     shape = f"[1, {cfg.mel_num}, {'T (dynamic)' if dynamic else cfg.eval_length}]"
     print(f"exporting {cfg.checkpoint_path} as {fmt}, input {shape} -> {path}", flush=True)
-    tmp_path = None
-    try:
+
+    def write(tmp_path):  # the model gets its final name only once written (and verified)
         try:
-            tmp_path = export_to(net, example, fmt, path)
-        except (RuntimeError, ValueError, TypeError, OSError) as e:
+            export_to(net, example, fmt, tmp_path)
+        except (RuntimeError, ValueError, TypeError) as e:
             raise ExportError(f"{path}: {fmt} export failed ({str(e).strip().splitlines()[0][:200]})") from None
         if cfg.verify:
             if fmt == "AIR":
@@ -239,11 +189,8 @@ def export(cfg):
                 for frames, diff in verify(tmp_path, fmt, generator, cfg.mel_num, lengths):
                     print(f"verify: {frames} frames, max |exported - checkpoint| = {diff:.3g} "
                           f"(<= {VERIFY_TOLERANCE:g})", flush=True)
-        os.replace(tmp_path, path)
-        tmp_path = None
-    finally:
-        if tmp_path and os.path.exists(tmp_path):
-            os.remove(tmp_path)
+
+    write_atomically(path, write)
     print(f"exported {path} ({os.path.getsize(path) / 1e6:.1f} MB)", flush=True)
     return path
 
@@ -255,11 +202,7 @@ def main(argv=None):
     # one-line messages of this tool; GLOG_v set by the user still wins.
     os.environ.setdefault("GLOG_v", "3")
     argv = translate_argv(list(sys.argv[1:] if argv is None else argv))
-    cfg = get_config(argv)
-    try:
-        export(cfg)
-    except ExportError as e:
-        raise SystemExit(f"error: {e}") from None
+    return run_main(lambda: export(get_config(argv)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Turn a speech corpus into the zoo's dataset layout (SPEC §1), with nothing but this repo.
 
     python preprocess.py --input_dir CORPUS --output_dir DATASET [--val_size N] [--num_workers K]
+                         [--config_path config.yaml] [--fmax 7600 ...]
+
+The features are the config's (sample, filter_length, win_length, hop_size, mel_num, fmin, fmax; src/features.py).
 
 CORPUS is an LJ Speech-style folder (metadata.csv + wavs/) or any folder of audio files. DATASET gets
 train/wav/NAME.wav (16-bit mono 22050 Hz), train/mel/NAME.npy (log-mel (80, 1 + samples // 256)),
@@ -22,12 +25,16 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from src.audio import HOP, SAMPLE_RATE, AudioError, check_wav_complete, log_mel, quantize_pcm16, read_audio, write_wav
-from src.fileio import save_npy, write_text
-from src.audio import FMAX, FMIN, LOG_FLOOR, N_FFT, N_MELS, WIN
+from src.audio import check_wav_complete, quantize_pcm16, read_audio, write_wav
+from src.cli import run_main
+from src.errors import AudioError, DatasetError, UserError
+from src.features import ZOO, MelSettings
+from src.fileio import remove_stale_temps, save_npy, write_text
+from src.model_utils.config import get_config
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
 MANIFEST = "manifest.json"
+INTERRUPTED = "interrupted: finished files are kept; rerun the same command to continue"
 
 
 def warn(message):
@@ -104,18 +111,18 @@ def output_paths(out_dir, name, split):
 
 
 def process_one(job):
-    """Worker: one utterance -> 16-bit mono 22050 Hz WAV + its log-mel. Returns a result dict."""
-    name, path, split, out_dir = job
+    """Worker: one utterance -> 16-bit mono WAV at the features' rate + its log-mel. Returns a result dict."""
+    name, path, split, out_dir, features = job
     wav_path, mel_path = output_paths(out_dir, name, split)
     result = {"name": name, "path": path, "split": split, "status": "done", "seconds": 0.0}
     if os.path.exists(wav_path) and os.path.exists(mel_path):
-        result.update(status="kept", seconds=sf.info(wav_path).frames / SAMPLE_RATE)
+        result.update(status="kept", seconds=sf.info(wav_path).frames / features.sample_rate)
         return result
     try:
         if os.path.getsize(path) == 0:
             raise AudioError(f"{path}: empty file")
         check_wav_complete(path)
-        audio, info = read_audio(path, SAMPLE_RATE)
+        audio, info = read_audio(path, features.sample_rate)
     except AudioError as e:
         result.update(status="bad", reason=str(e).replace(f"{path}: ", "", 1))
         return result
@@ -124,9 +131,9 @@ def process_one(job):
         return result
     # The written WAV is what training reads, so the mel is computed from exactly those samples.
     audio = quantize_pcm16(audio)
-    write_wav(wav_path, audio, SAMPLE_RATE)
-    save_npy(mel_path, log_mel(audio))
-    result.update(info, seconds=len(audio) / SAMPLE_RATE)
+    write_wav(wav_path, audio, features.sample_rate)
+    save_npy(mel_path, features.log_mel(audio))
+    result.update(info, seconds=len(audio) / features.sample_rate)
     return result
 
 
@@ -137,16 +144,12 @@ def remove_other_split(out_dir, name, split):
             os.remove(p)
 
 
-def remove_stale_temp_files(out_dir):
-    """Temp files of a killed run (SIGKILL leaves no chance to clean up)."""
-    for sub in ("train/wav", "train/mel", "val", "val_wav", "."):
-        for p in glob.glob(os.path.join(out_dir, sub, ".*.tmp")):
-            os.remove(p)
+SUBFOLDERS = ("train/wav", "train/mel", "val", "val_wav", ".")
 
 
-def warm_up():
+def warm_up(features):
     """librosa's first STFT costs ~1.5 s of lazy imports; pay it once, before forking workers."""
-    log_mel(np.zeros(4 * HOP, dtype=np.float32))
+    features.log_mel(np.zeros(4 * features.hop, dtype=np.float32))
 
 
 def _ignore_sigint():
@@ -173,24 +176,25 @@ def run_jobs(jobs, num_workers):
         bar.close()
 
 
-def note_conversions(result, noted):
+def note_conversions(result, noted, features):
     """Say once per run that audio is being resampled / mixed down (with the first file as example)."""
     if result.get("resampled") and "resampled" not in noted:
         noted.add("resampled")
-        tqdm.write(f"note: resampling audio to {SAMPLE_RATE} Hz (first: {result['path']} at {result['orig_sr']} Hz)")
+        tqdm.write(f"note: resampling audio to {features.sample_rate} Hz (first: {result['path']} at {result['orig_sr']} Hz)")
     if result.get("downmixed") and "downmixed" not in noted:
         noted.add("downmixed")
         tqdm.write(f"note: mixing multi-channel audio down to mono (first: {result['path']}, "
                    f"{result['channels']} channels)")
 
 
-def write_manifest(out_dir, input_dir, train, val, bad, seconds):
+def write_manifest(out_dir, input_dir, train, val, bad, seconds, features):
+    described = features.as_dict()
+    described["hop_size"] = described.pop("hop")
+    described["mel"] = (f"natural log of max(mel, log_floor), float32 ({features.n_mels}, 1 + samples // hop); "
+                        f"the network sees (mel + 5) / 5")
     manifest = {
         "source": os.path.abspath(input_dir),
-        "features": {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop_size": HOP, "win_length": WIN,
-                     "window": "hann", "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX, "log_floor": LOG_FLOOR,
-                     "mel": "natural log of max(mel, log_floor), float32 (80, 1 + samples // hop); "
-                            "the network sees (mel + 5) / 5"},
+        "features": described,
         "train": sorted(train), "val": sorted(val),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "skipped": [{"file": f, "reason": r} for f, r in bad],
@@ -198,17 +202,17 @@ def write_manifest(out_dir, input_dir, train, val, bad, seconds):
     write_text(os.path.join(out_dir, MANIFEST), json.dumps(manifest, indent=1) + "\n")
 
 
-def preprocess(input_dir, output_dir, val_size=None, num_workers=None):
-    """Run the whole preprocessing; returns the manifest's counts. SystemExit(one line) on failure.
+def preprocess(input_dir, output_dir, val_size=None, num_workers=None, features=ZOO):
+    """Run the whole preprocessing; returns the manifest's counts. A UserError (one line) on failure.
     val_size None: about 5 % of the corpus held out (default_val_size)."""
     if not os.path.isdir(input_dir):
-        raise SystemExit(f"error: {input_dir}: no such folder")
+        raise DatasetError(f"{input_dir}: no such folder")
     if val_size is not None and val_size < 0:
-        raise SystemExit(f"error: --val_size must be >= 0, got {val_size}")
+        raise UserError(f"--val_size must be >= 0, got {val_size}")
     num_workers = num_workers or os.cpu_count() or 1
-    for sub in ("train/wav", "train/mel", "val", "val_wav"):
+    for sub in SUBFOLDERS:
         os.makedirs(os.path.join(output_dir, sub), exist_ok=True)
-    remove_stale_temp_files(output_dir)
+        remove_stale_temps(os.path.join(output_dir, sub))  # SIGKILL leaves no chance to clean up
 
     items, problems = find_utterances(input_dir, output_dir)
     bad = list(problems)
@@ -219,21 +223,21 @@ def preprocess(input_dir, output_dir, val_size=None, num_workers=None):
         split_rule = f"val: {len(val_names)} of {len(items)} held out by default (5 %, 1 to {VAL_MAX}; set --val_size)"
     else:
         split_rule = f"val: {len(val_names)} of {len(items)} held out (--val_size {val_size})"
-    jobs = [(n, p, "val" if n in val_names else "train", output_dir) for n, p in items]
+    jobs = [(n, p, "val" if n in val_names else "train", output_dir, features) for n, p in items]
 
     start, noted, processed_seconds = time.time(), set(), 0.0
     counts = {"done": 0, "kept": 0, "resampled": 0, "downmixed": 0}
     done = {"train": [], "val": []}
     seconds = {"train": 0.0, "val": 0.0}
-    if any(not all(map(os.path.exists, output_paths(output_dir, n, split))) for n, _, split, _ in jobs):
-        warm_up()
+    if any(not all(map(os.path.exists, output_paths(output_dir, n, split))) for n, _, split, _, _ in jobs):
+        warm_up(features)
     try:
         for result in run_jobs(jobs, num_workers):
             if result["status"] == "bad":
                 bad.append((result["path"], result["reason"]))
                 warn(f"skipped {result['path']}: {result['reason']}")
                 continue
-            note_conversions(result, noted)
+            note_conversions(result, noted, features)
             counts[result["status"]] += 1
             counts["resampled"] += bool(result.get("resampled"))
             counts["downmixed"] += bool(result.get("downmixed"))
@@ -243,18 +247,18 @@ def preprocess(input_dir, output_dir, val_size=None, num_workers=None):
             seconds[result["split"]] += result["seconds"]
             remove_other_split(output_dir, result["name"], result["split"])
     except KeyboardInterrupt:
-        raise SystemExit("interrupted: finished files are kept; rerun the same command to continue") from None
+        raise SystemExit(INTERRUPTED) from None
     wall = time.time() - start
 
     if not done["train"] and done["val"]:
         # every training candidate was bad: train on one held-out utterance rather than on nothing
         name = done["val"].pop()
-        result = process_one((name, dict(items)[name], "train", output_dir))
+        result = process_one((name, dict(items)[name], "train", output_dir, features))
         remove_other_split(output_dir, name, "train")
         done["train"].append(name)
         seconds["val"] -= result["seconds"]
         seconds["train"] += result["seconds"]
-    write_manifest(output_dir, input_dir, done["train"], done["val"], bad, seconds)
+    write_manifest(output_dir, input_dir, done["train"], done["val"], bad, seconds, features)
 
     print(f"preprocess: {len(done['train'])} train + {len(done['val'])} val utterances "
           f"({seconds['train'] / 60:.1f} + {seconds['val'] / 60:.1f} min of audio) in {output_dir} [{split_rule}]; "
@@ -262,7 +266,7 @@ def preprocess(input_dir, output_dir, val_size=None, num_workers=None):
           f"{counts['kept']} already done, {len(bad)} skipped; {wall:.1f} s"
           + (f" ({processed_seconds / max(wall, 1e-9):.0f} s of audio per s)" if counts["done"] else ""))
     if not done["train"]:
-        raise SystemExit(f"error: {input_dir}: no usable audio ({len(bad)} files skipped)")
+        raise DatasetError(f"{input_dir}: no usable audio ({len(bad)} files skipped)")
     return {"train": len(done["train"]), "val": len(done["val"]), "skipped": len(bad),
             "processed": counts["done"], "kept": counts["kept"], "resampled": counts["resampled"],
             "downmixed": counts["downmixed"], "seconds": sum(seconds.values()),
@@ -270,17 +274,20 @@ def preprocess(input_dir, output_dir, val_size=None, num_workers=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="Feature settings come from --config_path (default config.yaml) and "
+                                            "its keys as --key value (e.g. --fmax 7600).")
     parser.add_argument("--input_dir", required=True, help="LJ Speech-style folder or any folder of audio files")
     parser.add_argument("--output_dir", required=True, help="dataset folder to create or complete")
     parser.add_argument("--val_size", type=int, default=None,
                         help=f"utterances held out in val/ (default: 5 %% of the corpus, 1 to {VAL_MAX})")
     parser.add_argument("--num_workers", type=int, default=None, help="processes (default: all cores)")
-    args = parser.parse_args(argv)
-    try:
-        preprocess(args.input_dir, args.output_dir, args.val_size, args.num_workers)
-    except OSError as e:  # cannot write the dataset (permissions, disk full): one line, no traceback
-        raise SystemExit(f"error: {e.filename or args.output_dir}: {e.strerror or e}") from None
+    args, rest = parser.parse_known_args(argv)
+
+    def work():
+        features = MelSettings.from_config(get_config(rest))
+        return preprocess(args.input_dir, args.output_dir, args.val_size, args.num_workers, features)
+    run_main(work)
 
 
 if __name__ == "__main__":

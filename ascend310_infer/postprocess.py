@@ -2,7 +2,7 @@
 
 For each utterance in preprocess.py's `windows.json`, reads the app's outputs
 `RESULT_DIR/NAME_NNN_0.bin` (float32, `256 * eval_length` samples each), cross-fades them with
-`src.inference.merge_windows` (SPEC §5), cuts to `256 * frames` samples and writes `NAME.wav`
+`src.windows.merge_windows` (SPEC §5), cuts to `256 * frames` samples and writes `NAME.wav`
 (16-bit, 22050 Hz).
 
     python ascend310_infer/postprocess.py --result_path RESULT_DIR --meta BIN_DIR/windows.json --output_path WAV_DIR
@@ -19,7 +19,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 from src.audio import AudioError, write_wav  # noqa: E402
-from src.inference import merge_windows  # noqa: E402
+from src.cli import run_main  # noqa: E402
+from src.windows import merge_windows  # noqa: E402
 from preprocess import window_file  # noqa: E402  (ascend310_infer/preprocess.py, see above)
 
 
@@ -71,10 +72,7 @@ def main(argv=None):
     parser.add_argument("--meta", required=True, help="windows.json written by preprocess.py")
     parser.add_argument("--output_path", required=True, help="folder for the WAV files")
     args = parser.parse_args(argv)
-    try:
-        written = postprocess(args.result_path, args.meta, args.output_path)
-    except (AudioError, OSError) as e:
-        raise SystemExit(f"error: {e}") from None
+    written = run_main(lambda: postprocess(args.result_path, args.meta, args.output_path))
     print(f"postprocess: wrote {len(written)} WAV file(s) to {args.output_path}")
 
 

@@ -1,6 +1,6 @@
 """C++ inference, step 1: log-mel `.npy` files -> normalized, padded float32 windows (`.bin`).
 
-Each mel `(80, T)` becomes the windows of `src.inference.split_windows` (SPEC §5: `eval_length`
+Each mel `(80, T)` becomes the windows of `src.windows.split_windows` (SPEC §5: `eval_length`
 frames, overlap `eval_length // 8`, (mel + 5) / 5, the last window zero-padded), written as raw
 float32 `[1, 80, eval_length]` files `NAME_000.bin`, `NAME_001.bin`, ... that the C++ app reads.
 `windows.json` beside them records each utterance's frame and window counts for postprocess.py.
@@ -19,9 +19,11 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
-from src.audio import AudioError, load_mel, warn_if_not_log_mel  # noqa: E402
+from src.audio import load_mel, warn_if_not_log_mel  # noqa: E402
+from src.errors import AudioError, OutputError  # noqa: E402
 from src.fileio import write_atomically, write_text  # noqa: E402
-from src.inference import split_windows  # noqa: E402
+from src.cli import run_main  # noqa: E402
+from src.windows import HOP, split_windows  # noqa: E402
 
 META_NAME = "windows.json"
 
@@ -62,7 +64,7 @@ def remove_previous(output_path):
         pass  # nothing (readable) from before
 
 
-def preprocess(mel_path, output_path, eval_length=240, hop_size=256):
+def preprocess(mel_path, output_path, eval_length=240, hop_size=HOP):
     """Write the windows of every mel; returns the metadata written to windows.json."""
     if eval_length <= 0:
         raise AudioError(f"eval_length must be positive, got {eval_length}")
@@ -74,7 +76,7 @@ def preprocess(mel_path, output_path, eval_length=240, hop_size=256):
     try:
         os.makedirs(output_path, exist_ok=True)
     except OSError as e:
-        raise AudioError(f"{output_path}: cannot create the output folder ({e.strerror})") from None
+        raise OutputError(f"{output_path}: cannot create the output folder ({e.strerror})") from None
     remove_previous(output_path)
     meta = {"eval_length": eval_length, "hop_size": hop_size, "utterances": {}}
     for name, mel in mels:
@@ -92,10 +94,7 @@ def main(argv=None):
     parser.add_argument("--output_path", required=True, help="folder for the .bin windows and windows.json")
     parser.add_argument("--eval_length", type=int, default=240, help="frames per window (the model's input)")
     args = parser.parse_args(argv)
-    try:
-        meta = preprocess(args.mel_path, args.output_path, args.eval_length)
-    except (AudioError, OSError) as e:
-        raise SystemExit(f"error: {e}") from None
+    meta = run_main(lambda: preprocess(args.mel_path, args.output_path, args.eval_length))
     count = sum(u["windows"] for u in meta["utterances"].values())
     print(f"preprocess: {len(meta['utterances'])} mel file(s) -> {count} window(s) of "
           f"[1, 80, {args.eval_length}] in {args.output_path}")

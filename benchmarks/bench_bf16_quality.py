@@ -37,7 +37,8 @@ def main():
 
     import mindspore as ms
 
-    from src.audio import log_mel, read_audio
+    from src.audio import read_audio
+    from src.features import ZOO
     from src.backends import make_backend
     from src.inference import Vocoder
 
@@ -59,7 +60,7 @@ def main():
         rows = []
         for wav in wavs:
             audio, _ = read_audio(wav)
-            mel = log_mel(audio)
+            mel = ZOO.log_mel(audio)
             a32, a16 = fp32(mel), bf16(mel)
             m32, m16 = metrics.compare(audio, a32), metrics.compare(audio, a16)
             rows.append((metrics.snr_db(a32, a16), m32, m16))

@@ -1,54 +1,19 @@
-"""Audio I/O and the log-mel features of SPEC §1 (the data contract), with librosa.
-
-One definition used by preprocessing, copy synthesis in eval, and the tests' references.
+"""Audio and mel files: reading audio (resampled to the features' rate), 16-bit WAV writing, and the
+checks a log-mel file must pass (shape, finiteness, and a range that can be SPEC §1's natural-log mel).
+The features themselves are src/features.py's.
 """
-import math
 import os
 import sys
 
-import librosa
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
 from src.errors import AudioError
+from src.features import ZOO
 from src.fileio import write_atomically
 
-SAMPLE_RATE = 22050
-HOP = 256
-N_FFT = 1024
-WIN = 1024
-N_MELS = 80
-FMIN = 0.0
-FMAX = 8000.0
-LOG_FLOOR = 1e-5
-
-_MEL_BASIS = {}
-
-
-def mel_basis(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX):
-    key = (sr, n_fft, n_mels, fmin, fmax)
-    if key not in _MEL_BASIS:
-        # librosa's defaults: Slaney mel scale (htk=False) and Slaney area normalisation.
-        _MEL_BASIS[key] = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    return _MEL_BASIS[key]
-
-
-def log_mel(audio, sr=SAMPLE_RATE, n_fft=N_FFT, hop=HOP, win=WIN, n_mels=N_MELS, fmin=FMIN, fmax=FMAX):
-    """float audio (1-D, [-1, 1]) -> float32 log-mel (n_mels, 1 + len // hop)."""
-    audio = np.asarray(audio, dtype=np.float32)
-    spec = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=hop, win_length=win, window="hann",
-                               center=True, pad_mode="reflect"))
-    mel = mel_basis(sr, n_fft, n_mels, fmin, fmax) @ spec
-    return np.log(np.maximum(mel, LOG_FLOOR)).astype(np.float32)
-
-
-def normalize_mel(mel):
-    """What the network sees, in training and inference: (log_mel + 5) / 5."""
-    return (mel + 5.0) / 5.0
-
-
-def read_audio(path, target_sr=SAMPLE_RATE, log=None):
+def read_audio(path, target_sr=ZOO.sample_rate):
     """Read an audio file as mono float32 at target_sr.
 
     Returns (audio, info) where info says whether it was resampled or mixed down. Raises
@@ -67,6 +32,8 @@ def read_audio(path, target_sr=SAMPLE_RATE, log=None):
         info["downmixed"] = True
     audio = data[:, 0]
     if sr != target_sr:
+        import librosa  # pylint: disable=import-outside-toplevel
+
         audio = librosa.resample(audio, orig_sr=sr, target_sr=target_sr, res_type="soxr_hq")
         info["resampled"] = True
     if not np.all(np.isfinite(audio)):
@@ -106,13 +73,13 @@ def check_wav_complete(path):
             offset += 8 + declared + (declared & 1)
 
 
-def write_wav(path, audio, sr=SAMPLE_RATE):
+def write_wav(path, audio, sr=ZOO.sample_rate):
     """Write 16-bit PCM mono WAV atomically (temp file + rename): never a half-written file."""
     audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     write_atomically(path, lambda tmp: sf.write(tmp, audio, sr, subtype="PCM_16", format="WAV"))
 
 
-def load_mel(path, n_mels=N_MELS):
+def load_mel(path, n_mels=ZOO.n_mels):
     """Load a log-mel .npy (n_mels, T) and validate it; AudioError names the file otherwise."""
     if not str(path).endswith(".npy"):
         raise AudioError(f"{path}: not a .npy mel file")
@@ -125,7 +92,7 @@ def load_mel(path, n_mels=N_MELS):
     return check_mel(mel, str(path), n_mels)
 
 
-def check_mel(mel, name, n_mels=N_MELS):
+def check_mel(mel, name, n_mels=ZOO.n_mels):
     mel = np.asarray(mel)
     if mel.ndim != 2:
         raise AudioError(f"{name}: expected a 2-D log-mel ({n_mels}, frames), got shape {mel.shape}")
@@ -140,7 +107,7 @@ def check_mel(mel, name, n_mels=N_MELS):
     return mel.astype(np.float32)
 
 
-LOG_MEL_MIN = math.log(LOG_FLOOR)  # -11.51: SPEC's floor
+LOG_MEL_MIN = ZOO.log_min  # -11.51: SPEC's floor
 LOG_MEL_MAX = 4.0  # full-scale square waves and noise reach about +2.5; louder is not audio in [-1, 1]
 _DOCS = "SPEC log-mels are ln(max(mel, 1e-5)), values in about [-11.5, +3]; vocoded as they are, these give noise"
 

@@ -20,7 +20,6 @@ from src import cpu_dispatch
 
 CONV = dict(channels=128, kernel=3, samples=15360)
 WINDOW_FRAMES = 240
-SAMPLE_RATE, HOP = 22050, 256
 FAR_BELOW = 0.1  # conv below this fraction of the BLAS figure: a pathology, not noise
 
 
@@ -109,7 +108,9 @@ def main(argv=None):
     print(f"MindSpore Conv1d 128->128 k3 over {CONV['samples']} samples: {conv:.1f} ms = {conv_rate:.1f} GFLOP/s "
           f"(NumPy BLAS, same FLOPs: {blas_rate:.1f} GFLOP/s)")
     window = window_ms(max(3, args.repeats // 2))
-    audio_s = WINDOW_FRAMES * HOP / SAMPLE_RATE
+    from src.features import ZOO  # pylint: disable=import-outside-toplevel
+
+    audio_s = WINDOW_FRAMES * ZOO.hop / ZOO.sample_rate
     print(f"generator window ({WINDOW_FRAMES} frames = {audio_s:.2f} s of audio): {window:.0f} ms = "
           f"{audio_s * 1000 / window:.1f}x real time")
 

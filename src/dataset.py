@@ -15,22 +15,23 @@ import mindspore.dataset as msds
 import numpy as np
 import soundfile as sf
 
-from src.audio import HOP, LOG_FLOOR, N_MELS, normalize_mel
+from src.errors import DatasetError
+from src.features import ZOO, normalize_mel
 
 COLUMNS = ["mel", "wav", "mel_d", "wav_d"]
 # What digital silence looks like after log compression: clips shorter than one window are padded
 # with it (mel) and with zeros (audio), so the padded pair is still consistent.
-MEL_PAD_VALUE = float(np.log(LOG_FLOOR))
+MEL_PAD_VALUE = ZOO.log_min
 
 
 def _mel_frames(path):
-    """Shape of a .npy mel without reading its data; ValueError naming the file otherwise."""
+    """Shape of a .npy mel without reading its data; DatasetError naming the file otherwise."""
     try:
         mel = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception as e:
-        raise ValueError(f"{path}: not a readable .npy mel ({str(e).splitlines()[0]})") from None
-    if mel.ndim != 2 or mel.shape[0] != N_MELS or mel.shape[1] == 0:
-        raise ValueError(f"{path}: expected a log-mel of shape ({N_MELS}, frames), got {mel.shape}")
+        raise DatasetError(f"{path}: not a readable .npy mel ({str(e).splitlines()[0]})") from None
+    if mel.ndim != 2 or mel.shape[0] != ZOO.n_mels or mel.shape[1] == 0:
+        raise DatasetError(f"{path}: expected a log-mel of shape ({ZOO.n_mels}, frames), got {mel.shape}")
     return mel.shape[1]
 
 
@@ -38,32 +39,32 @@ def _wav_samples(path):
     try:
         info = sf.info(path)
     except Exception as e:
-        raise ValueError(f"{path}: not readable audio ({str(e).splitlines()[0]})") from None
+        raise DatasetError(f"{path}: not readable audio ({str(e).splitlines()[0]})") from None
     if info.channels != 1:
-        raise ValueError(f"{path}: expected mono audio, got {info.channels} channels")
+        raise DatasetError(f"{path}: expected mono audio, got {info.channels} channels")
     return info.frames
 
 
-def scan_pairs(data_path, hop_size=HOP):
+def scan_pairs(data_path, hop_size=ZOO.hop):
     """List (name, wav_path, mel_path, samples, frames) for DATA/{wav,mel}, checking every pair."""
     wav_dir, mel_dir = os.path.join(data_path, "wav"), os.path.join(data_path, "mel")
     for folder in (data_path, wav_dir, mel_dir):
         if not os.path.isdir(folder):
             hint = ("; did you mean its train/ folder?" if os.path.isdir(os.path.join(data_path, "train", "wav"))
                     else "; run preprocess.py first")
-            raise ValueError(f"{folder}: no such folder (expected {data_path}/wav and {data_path}/mel{hint})")
+            raise DatasetError(f"{folder}: no such folder (expected {data_path}/wav and {data_path}/mel{hint})")
     names = sorted(f[:-4] for f in os.listdir(wav_dir) if f.endswith(".wav") and not f.startswith("."))
     mel_names = {f[:-4] for f in os.listdir(mel_dir) if f.endswith(".npy") and not f.startswith(".")}
     if not names:
-        raise ValueError(f"{wav_dir}: no .wav files (empty dataset)")
+        raise DatasetError(f"{wav_dir}: no .wav files (empty dataset)")
     pairs = []
     for name in names:
         wav_path, mel_path = os.path.join(wav_dir, name + ".wav"), os.path.join(mel_dir, name + ".npy")
         if name not in mel_names:
-            raise ValueError(f"{wav_path}: no matching mel {mel_path}")
+            raise DatasetError(f"{wav_path}: no matching mel {mel_path}")
         samples, frames = _wav_samples(wav_path), _mel_frames(mel_path)
         if frames != 1 + samples // hop_size:
-            raise ValueError(f"{wav_path}: {samples} samples need {1 + samples // hop_size} mel frames "
+            raise DatasetError(f"{wav_path}: {samples} samples need {1 + samples // hop_size} mel frames "
                              f"(hop {hop_size}) but {mel_path} has {frames}")
         pairs.append((name, wav_path, mel_path, samples, frames))
     return pairs
@@ -72,7 +73,7 @@ def scan_pairs(data_path, hop_size=HOP):
 class MelGANSource:
     """Random-access source for GeneratorDataset; index = epoch * len(self) + utterance."""
 
-    def __init__(self, pairs, train_length, hop_size=HOP, seed=1234):
+    def __init__(self, pairs, train_length, hop_size=ZOO.hop, seed=1234):
         self.pairs = pairs
         self.train_length = train_length
         self.hop_size = hop_size
@@ -90,7 +91,7 @@ class MelGANSource:
         """(normalised mel (80, L), wav (1, L*hop)) for frames [start, start + L), padded if short."""
         _, wav_path, mel_path, samples, frames = self.pairs[index]
         length, hop = self.train_length, self.hop_size
-        mel = np.full((N_MELS, length), MEL_PAD_VALUE, dtype=np.float32)
+        mel = np.full((ZOO.n_mels, length), MEL_PAD_VALUE, dtype=np.float32)
         part = np.load(mel_path, mmap_mode="r")[:, start:start + length]
         mel[:, :part.shape[1]] = part
         wav = np.zeros(length * hop, dtype=np.float32)
@@ -155,18 +156,18 @@ def create_dataset(data_path, batch_size, train_length, hop_size=256, rank_id=0,
     advance by themselves, starting at `start_epoch` (a resumed run passes the epoch it resumes at
     to get the same order and windows). MindSpore copies the pipeline for every new iterator, so
     code that makes a new iterator per epoch calls `set_epoch(dataset, e)` before each one.
-    Raises a one-line ValueError naming the folder/file for a missing folder, an empty dataset, a
+    Raises a one-line DatasetError naming the folder/file for a missing folder, an empty dataset, a
     batch larger than this rank's share, or a WAV/mel pair whose lengths disagree.
     """
     if not 0 <= rank_id < group_size:
-        raise ValueError(f"rank_id {rank_id} must be in [0, group_size={group_size})")
+        raise DatasetError(f"rank_id {rank_id} must be in [0, group_size={group_size})")
     if batch_size < 1 or train_length < 1:
-        raise ValueError(f"batch_size ({batch_size}) and train_length ({train_length}) must be >= 1")
+        raise DatasetError(f"batch_size ({batch_size}) and train_length ({train_length}) must be >= 1")
     pairs = scan_pairs(data_path, hop_size)
     source = MelGANSource(pairs, train_length, hop_size, seed)
     sampler = EpochShardSampler(len(pairs), rank_id, group_size, shuffle, seed, start_epoch)
     if batch_size > sampler.shard_size():
-        raise ValueError(f"{data_path}: batch_size {batch_size} is larger than this rank's share of "
+        raise DatasetError(f"{data_path}: batch_size {batch_size} is larger than this rank's share of "
                          f"{sampler.shard_size()} utterances ({len(pairs)} in total, {group_size} ranks)")
     workers = max(1, int(num_workers))
     dataset = msds.GeneratorDataset(source, column_names=COLUMNS, sampler=sampler,

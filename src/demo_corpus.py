@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import soundfile as sf
 
-from src.audio import SAMPLE_RATE
+from src.features import ZOO
 from src.fileio import write_atomically, write_text
 
 # Harvard sentences (IEEE 1969, public domain): phonetically balanced, varied length.
@@ -73,9 +73,9 @@ def _speak(text, voice, speed, pitch, path):
         if result.returncode != 0:
             raise DemoCorpusError(f"espeak-ng failed for voice {voice!r}: {result.stderr.strip()}")
         info = sf.info(tmp)
-        if info.samplerate != SAMPLE_RATE or info.frames == 0:
+        if info.samplerate != ZOO.sample_rate or info.frames == 0:
             raise DemoCorpusError(f"espeak-ng wrote {info.frames} samples at {info.samplerate} Hz "
-                                  f"(expected audio at {SAMPLE_RATE} Hz)")
+                                  f"(expected audio at {ZOO.sample_rate} Hz)")
     write_atomically(path, speak)
 
 

@@ -1,216 +1,22 @@
-"""Inference: the zoo's fixed-window mode (pure NumPy), a fast generator, and the Vocoder API.
+"""The Vocoder API and streaming, on top of the backends (src/backends).
 
 Two ways to vocode a log-mel `(80, T)`:
 - whole-utterance: one generator pass (or exact chunks of it for bounded memory), no seams;
 - windows (SPEC §5): fixed `eval_length`-frame windows overlapping by `eval_length // 8`,
   cross-faded linearly — what fixed-shape deployments (exported MINDIR, Ascend 310) run.
-`split_windows` / `merge_windows` need only NumPy, so C++ pre/post-processing can mirror them.
-Both, and streaming, need from the network only a function normalized mel (B, 80, T) -> audio
-(B, 256·T): any backend of src/backends (MindSpore, onnxruntime, OpenVINO; docs/backends.md).
+The cutting and merging is src/windows.py's (NumPy only). Both modes, and streaming, need from the
+network only a function normalized mel (B, 80, T) -> audio (B, hop·T): any backend of src/backends
+(MindSpore, onnxruntime, OpenVINO; docs/backends.md).
 """
 import numpy as np
 
-HOP = 256
-
-
-def window_hop(eval_length=240):
-    """Frames between window starts: eval_length minus the eval_length // 8 overlap."""
-    return eval_length - eval_length // 8
-
-
-def num_windows(frames, eval_length=240):
-    """Fewest windows that cover `frames` (a clip shorter than one window still takes one)."""
-    hop = window_hop(eval_length)
-    return 1 + max(0, -(-(frames - eval_length) // hop))
-
-
-def split_windows(log_mel, eval_length=240):
-    """log-mel (80, T) -> float32 array (N, 80, eval_length) of NORMALIZED ((x+5)/5) windows,
-    hop eval_length - eval_length//8 (overlap 30 frames at 240), last window zero-padded after
-    normalisation (SPEC §5)."""
-    log_mel = np.asarray(log_mel, dtype=np.float32)
-    if log_mel.ndim != 2:
-        raise ValueError(f"expected a 2-D log-mel (80, frames), got shape {log_mel.shape}")
-    channels, frames = log_mel.shape
-    hop = window_hop(eval_length)
-    count = num_windows(frames, eval_length)
-    padded = np.zeros((channels, (count - 1) * hop + eval_length), dtype=np.float32)
-    padded[:, :frames] = (log_mel + 5.0) / 5.0  # zero padding AFTER normalisation, as the zoo does
-    return np.stack([padded[:, i * hop: i * hop + eval_length] for i in range(count)])
-
-
-def crossfade_weights(eval_length=240, hop_size=HOP):
-    """Fade-in ramp over the overlap samples; the fade-out is 1 - ramp, so the two always sum to 1."""
-    overlap = (eval_length // 8) * hop_size
-    return ((np.arange(overlap, dtype=np.float64) + 0.5) / overlap).astype(np.float32)
-
-
-def merge_windows(audio_windows, frames, eval_length=240, hop_size=HOP):
-    """(N, eval_length*256) generator outputs -> float32 waveform of exactly frames*256 samples,
-    overlaps cross-faded linearly (SPEC §5)."""
-    audio_windows = np.asarray(audio_windows, dtype=np.float32)
-    count = audio_windows.shape[0]
-    audio_windows = audio_windows.reshape(count, -1)
-    window_samples = eval_length * hop_size
-    if audio_windows.shape[1] != window_samples:
-        raise ValueError(f"expected windows of {window_samples} samples, got {audio_windows.shape[1]}")
-    if count != num_windows(frames, eval_length):
-        raise ValueError(f"{frames} frames need {num_windows(frames, eval_length)} windows, got {count}")
-    step = window_hop(eval_length) * hop_size
-    fade_in = crossfade_weights(eval_length, hop_size)
-    overlap = fade_in.size
-    out = np.zeros((count - 1) * step + window_samples, dtype=np.float32)
-    for i, window in enumerate(audio_windows):
-        start = i * step
-        window = window.copy()
-        if i > 0 and overlap:
-            window[:overlap] *= fade_in
-        if i < count - 1 and overlap:
-            window[window_samples - overlap:] *= 1.0 - fade_in
-        out[start: start + window_samples] += window
-    return out[: frames * hop_size]
-
-
-# ---------------------------------------------------------------------------------------------
-# Fast generator: the same function as src.model.Generator, rewritten for inference speed.
-# ---------------------------------------------------------------------------------------------
-import mindspore as ms  # noqa: E402  (imported here: the window functions above need NumPy only)
-import mindspore.nn as nn  # noqa: E402
-import mindspore.ops as ops  # noqa: E402
-
-from src.audio import check_mel, normalize_mel, warn_if_not_log_mel  # noqa: E402
-from src.checkpoint import load_into, read_checkpoint  # noqa: E402
-from src.model import Generator  # noqa: E402
-
-UPSAMPLES = ((8, 16, 4), (8, 16, 4), (2, 4, 1), (2, 4, 1))  # (stride, kernel, padding) of conv1dtran_1..4
-DILATIONS = (1, 3, 9)
-# Frames of mel context each side that make a chunk's inner output equal the one-pass output.
-# The generator's receptive field reaches 6.6 frames back and 5.6 ahead (conv k7: 3 frames;
-# upsampler 1: 1.4/0.5; each ResStack: 13 samples at its rate; later layers < 0.5 frame).
-CONTEXT_FRAMES = 8
-
-
-def _constant(array, name):
-    return ms.Parameter(ms.Tensor(np.ascontiguousarray(array, dtype=np.float32)), name=name, requires_grad=False)
-
-
-class _FusedResBlock(nn.Cell):
-    """One residual block: x -> W4·lrelu(conv_d(lrelu(x))) + b4 + Ws·x + bs.
-
-    The block's 1×1 conv, the 1×1 shortcut, both biases and the residual add are ONE 1×1 conv
-    over the concatenated channels [h; x; 1] (the constant-one channel carries the bias).
-    """
-
-    def __init__(self, channels, dilation, w_dil, b_dil, w_out, b_out, w_short, b_short, alpha):
-        super().__init__()
-        self.alpha = alpha
-        self.conv_dil = ops.Conv2D(channels, (1, 3), pad_mode="pad", pad=(0, 0, dilation, dilation),
-                                   dilation=(1, dilation))
-        self.w_dil = _constant(w_dil, "w_dil")
-        self.b_dil = _constant(b_dil, "b_dil")
-        self.conv_out = ops.Conv2D(channels, (1, 1))
-        self.w_out = _constant(np.concatenate([w_out, w_short, (b_out + b_short)[:, None, None, None]], axis=1),
-                               "w_out")
-
-    def construct(self, x):
-        h = ops.leaky_relu(x, self.alpha)
-        h = ops.leaky_relu(ops.bias_add(self.conv_dil(h, self.w_dil), self.b_dil), self.alpha)
-        ones = ops.ones((x.shape[0], 1, 1, x.shape[3]), ms.float32)
-        return self.conv_out(ops.concat((h, x, ones), 1), self.w_out)
-
-
-class _Upsample(nn.Cell):
-    def __init__(self, out_channels, stride, kernel, padding, weight, bias):
-        super().__init__()
-        self.deconv = ops.Conv2DTranspose(out_channels, (1, kernel), pad_mode="pad",
-                                          pad=(0, 0, padding, padding), stride=(1, stride))
-        self.weight = _constant(weight, "weight")
-        self.bias = _constant(bias, "bias")
-        self.out_channels = out_channels
-        self.stride = stride
-        self.trim = kernel - 2 * padding
-
-    def construct(self, x):
-        out_len = (x.shape[3] - 1) * self.stride + self.trim
-        y = self.deconv(x, self.weight, (x.shape[0], self.out_channels, 1, out_len))
-        return ops.bias_add(y, self.bias)
-
-
-class FastGenerator(nn.Cell):
-    """Inference-only generator, numerically the plain Generator (≤ 1e-5), faster on CPU.
-
-    Rewrites: zero padding inside every convolution; the whole net kept 4-D (no expand/squeeze
-    around each conv); per residual block, the 1×1 conv, shortcut, biases and add fused into one
-    conv (`_FusedResBlock`). Input normalized log-mel (B, 80, T) -> waveform (B, 1, 256·T).
-    """
-
-    def __init__(self, params, alpha=0.2):
-        super().__init__()
-        self.alpha = alpha
-        self.conv_in = ops.Conv2D(512, (1, 7), pad_mode="pad", pad=(0, 0, 3, 3))
-        self.w_in = _constant(params["conv1d_1.conv.weight"], "w_in")
-        self.b_in = _constant(params["conv1d_1.conv.bias"], "b_in")
-        ups, stacks = [], []
-        channels = 512
-        for i, (stride, kernel, padding) in enumerate(UPSAMPLES, start=1):
-            channels //= 2
-            ups.append(_Upsample(channels, stride, kernel, padding, params[f"conv1dtran_{i}.conv.weight"],
-                                 params[f"conv1dtran_{i}.conv.bias"]))
-            blocks = []
-            for j, dilation in enumerate(DILATIONS, start=1):
-                pre = f"rses_{i}.block{j}"
-                short = f"rses_{i}.shortcut{j}.conv"
-                blocks.append(_FusedResBlock(channels, dilation, params[f"{pre}.2.conv.weight"],
-                                             params[f"{pre}.2.conv.bias"], params[f"{pre}.4.conv.weight"],
-                                             params[f"{pre}.4.conv.bias"], params[f"{short}.weight"],
-                                             params[f"{short}.bias"], alpha))
-            stacks.append(nn.SequentialCell(blocks))
-        self.ups = nn.CellList(ups)
-        self.stacks = nn.CellList(stacks)
-        self.conv_last = ops.Conv2D(1, (1, 7), pad_mode="pad", pad=(0, 0, 3, 3))
-        self.w_last = _constant(params["conv1d_2.conv.weight"], "w_last")
-        self.b_last = _constant(params["conv1d_2.conv.bias"], "b_last")
-
-    @classmethod
-    def from_generator(cls, generator):
-        """Build from a plain src.model.Generator (its current weights and LeakyReLU slope)."""
-        params = {p.name: p.asnumpy() for p in generator.get_parameters()}
-        net = cls(params, alpha=float(generator.leaky_relu.alpha))
-        net.set_train(False)
-        return net
-
-    def construct(self, mel):
-        x = ops.expand_dims(mel, 2)
-        x = ops.leaky_relu(ops.bias_add(self.conv_in(x, self.w_in), self.b_in), self.alpha)
-        for up, stack in zip(self.ups, self.stacks):
-            x = ops.leaky_relu(stack(up(x)), self.alpha)
-        x = ops.tanh(ops.bias_add(self.conv_last(x, self.w_last), self.b_last))
-        return ops.squeeze(x, 2)
-
-
-# ---------------------------------------------------------------------------------------------
-# Vocoder API
-# ---------------------------------------------------------------------------------------------
-def load_generator(path, alpha=0.2):
-    """Plain Generator with weights from a training, generator-only or public zoo checkpoint."""
-    generator = Generator(alpha)
-    load_into(generator, read_checkpoint(path), path, "generator")
-    generator.set_train(False)
-    return generator
-
-
-def _chunk_plan(frames, chunk_frames, context):
-    """(in_start, in_end, out_start, out_end) per chunk; every input span has the same length
-    (chunk + 2·context, shifted inwards at the ends), so one compiled graph serves all chunks."""
-    span = chunk_frames + 2 * context
-    if frames <= span:
-        return [(0, frames, 0, frames)]
-    plan = []
-    for out_start in range(0, frames, chunk_frames):
-        out_end = min(frames, out_start + chunk_frames)
-        in_start = min(max(0, out_start - context), frames - span)
-        plan.append((in_start, in_start + span, out_start, out_end))
-    return plan
+from src.architecture import GENERATOR
+from src.audio import check_mel, warn_if_not_log_mel
+from src.backends import Backend, BackendError, make_backend
+from src.backends.mindspore_backend import MindSporeBackend
+from src.errors import ConfigError
+from src.features import normalize_mel
+from src.windows import CONTEXT_FRAMES, HOP, chunk_plan, merge_windows, split_windows
 
 
 class Vocoder:
@@ -227,13 +33,10 @@ class Vocoder:
                  context=CONTEXT_FRAMES):
         """generator: a loaded src.model.Generator (run by MindSpore, as FastGenerator if `fast`) or
         any backend from src.backends.make_backend (onnxruntime, OpenVINO, an exported model)."""
-        from src.backends import Backend, BackendError
-        from src.backends.mindspore_backend import MindSporeBackend
-
         if mode not in ("whole", "window"):
-            raise ValueError(f"mode must be 'whole' or 'window', got {mode!r}")
+            raise ConfigError(f"mode must be 'whole' or 'window', got {mode!r}")
         if eval_length < 8 or chunk_frames < 1 or context < 0:
-            raise ValueError("eval_length must be >= 8, chunk_frames >= 1, context >= 0")
+            raise ConfigError("eval_length must be >= 8, chunk_frames >= 1, context >= 0")
         self.backend = generator if isinstance(generator, Backend) else MindSporeBackend.from_generator(generator,
                                                                                                         fast=fast)
         self.generator = getattr(self.backend, "generator", None)
@@ -255,7 +58,7 @@ class Vocoder:
                         precision="fp32", threads=0, **kwargs):
         """Load a training, generator-only or public zoo checkpoint, or an exported .onnx / .mindir,
         into `backend` (src.backends) at `precision`; kwargs go to Vocoder()."""
-        from src.backends import make_backend
+        import mindspore as ms  # pylint: disable=import-outside-toplevel
 
         if device_id is None:
             ms.set_device(device_target)
@@ -284,7 +87,7 @@ class Vocoder:
         normalized = normalize_mel(np.asarray(log_mel, dtype=np.float32))
         frames = normalized.shape[1]
         audio = np.empty(frames * HOP, dtype=np.float32)
-        for in_start, in_end, out_start, out_end in _chunk_plan(frames, self.chunk_frames, self.context):
+        for in_start, in_end, out_start, out_end in chunk_plan(frames, self.chunk_frames, self.context):
             out = self.run(normalized[None, :, in_start:in_end])[0]
             audio[out_start * HOP: out_end * HOP] = out[(out_start - in_start) * HOP: (out_end - in_start) * HOP]
         return audio
@@ -311,7 +114,7 @@ class VocoderStream:
         self.vocoder = vocoder
         self.chunk = chunk_frames
         self.context = vocoder.context
-        self.buffer = np.zeros((80, 0), dtype=np.float32)  # normalized frames from buffer_start on
+        self.buffer = np.zeros((GENERATOR.mel_channels, 0), dtype=np.float32)  # normalized frames from buffer_start on
         self.buffer_start = 0
         self.received = 0
         self.emitted = 0  # frames whose audio was returned
@@ -326,7 +129,7 @@ class VocoderStream:
         if self.closed:
             raise ValueError("stream already flushed")
         log_mel = np.asarray(log_mel)
-        if log_mel.ndim == 2 and log_mel.shape[0] == 80 and log_mel.shape[1] == 0:
+        if log_mel.ndim == 2 and log_mel.shape[0] == GENERATOR.mel_channels and log_mel.shape[1] == 0:
             return np.zeros(0, dtype=np.float32)
         log_mel = check_mel(log_mel, "streamed mel")
         warn_if_not_log_mel(log_mel, "streamed mel", self.warned)

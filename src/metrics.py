@@ -1,6 +1,6 @@
 """Objective metrics between a reference waveform and a synthesized one (eval.py's report).
 
-- log-mel L1: mean |log-mel(ref) - log-mel(syn)| with SPEC §1 features (natural log).
+- log-mel L1: mean |log-mel(ref) - log-mel(syn)| with the model's features (SPEC §1, natural log).
 - MCD: the speech-synthesis literature's mel-cepstral distortion, in dB. Mel-cepstra are SPTK's
   (pysptk.mcep: mel-cepstral analysis, order 24, all-pass constant alpha 0.455, the value
   pysptk.util.mcepalpha gives for 22.05 kHz) of Blackman-windowed 1024-sample frames every 256
@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from src.audio import HOP, N_FFT, SAMPLE_RATE, log_mel
+from src.features import ZOO
 
 with warnings.catch_warnings():
     # pysptk 1.0.1 imports pkg_resources (for its example audio path), which warns it is deprecated
@@ -46,26 +46,27 @@ def align(reference, synthesized):
     return np.asarray(reference[:n], dtype=np.float32), np.asarray(synthesized[:n], dtype=np.float32)
 
 
-def log_mel_l1(reference, synthesized, sr=SAMPLE_RATE):
+def log_mel_l1(reference, synthesized, features=ZOO):
     ref, syn = align(reference, synthesized)
-    return float(np.mean(np.abs(log_mel(ref, sr=sr) - log_mel(syn, sr=sr))))
+    return float(np.mean(np.abs(features.log_mel(ref) - features.log_mel(syn))))
 
 
-def mel_cepstrum(audio, order=MCD_COEFFS, alpha=MCD_ALPHA):
-    """(frames, order) SPTK mel-cepstra c1..c_order, one frame per SPEC mel frame (centred,
-    reflect-padded, 1 + samples // 256 frames)."""
-    x = np.pad(np.asarray(audio, dtype=np.float64), N_FFT // 2, mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP] * pysptk.blackman(N_FFT)
+def mel_cepstrum(audio, order=MCD_COEFFS, alpha=MCD_ALPHA, features=ZOO):
+    """(frames, order) SPTK mel-cepstra c1..c_order, one frame per mel frame of `features` (centred,
+    reflect-padded, 1 + samples // hop frames of n_fft samples)."""
+    n_fft = features.n_fft
+    x = np.pad(np.asarray(audio, dtype=np.float64), n_fft // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::features.hop] * pysptk.blackman(n_fft)
     return np.stack([pysptk.mcep(f, order, alpha, etype=1, eps=_MCEP_EPS)[1:] for f in frames])
 
 
-def mel_cepstral_distortion(reference, synthesized):
+def mel_cepstral_distortion(reference, synthesized, features=ZOO):
     ref, syn = align(reference, synthesized)
-    diff = mel_cepstrum(ref) - mel_cepstrum(syn)
+    diff = mel_cepstrum(ref, features=features) - mel_cepstrum(syn, features=features)
     return float(10.0 / math.log(10.0) * np.mean(np.sqrt(2.0 * np.sum(diff ** 2, axis=1))))
 
 
-def stoi_score(reference, synthesized, sr=SAMPLE_RATE):
+def stoi_score(reference, synthesized, sr=ZOO.sample_rate):
     """STOI in [0, 1], or None when pystoi is missing or the signal is too short to score."""
     if _stoi is None:
         return None
@@ -82,7 +83,7 @@ def stoi_score(reference, synthesized, sr=SAMPLE_RATE):
     return score
 
 
-def pesq_score(reference, synthesized, sr=SAMPLE_RATE):
+def pesq_score(reference, synthesized, sr=ZOO.sample_rate):
     """Wide-band PESQ (MOS-LQO, about 1..4.64) at 16 kHz, or None when unavailable or unscorable."""
     if _pesq is None:
         return None
@@ -100,7 +101,7 @@ def _resample16(audio, sr):
     return librosa.resample(np.asarray(audio, dtype=np.float32), orig_sr=sr, target_sr=16000, res_type="soxr_hq")
 
 
-def mos_estimate(audio, sr=SAMPLE_RATE):
+def mos_estimate(audio, sr=ZOO.sample_rate):
     """DNSMOS OVRL estimate of one waveform (no reference needed), or None when speechmos (or
     the requests module it imports) is missing or the clip is silent."""
     try:
@@ -113,13 +114,13 @@ def mos_estimate(audio, sr=SAMPLE_RATE):
     return float(dnsmos.run(audio16, 16000)["ovrl_mos"])
 
 
-def compare(reference, synthesized, sr=SAMPLE_RATE):
-    """All distances between a reference and a synthesized waveform, as a dict."""
+def compare(reference, synthesized, features=ZOO):
+    """All distances between a reference and a synthesized waveform (at `features`' rate), as a dict."""
     return {
-        "log_mel_l1": log_mel_l1(reference, synthesized, sr),
-        "mcd_db": mel_cepstral_distortion(reference, synthesized),
-        "stoi": stoi_score(reference, synthesized, sr),
-        "pesq_wb": pesq_score(reference, synthesized, sr),
+        "log_mel_l1": log_mel_l1(reference, synthesized, features),
+        "mcd_db": mel_cepstral_distortion(reference, synthesized, features),
+        "stoi": stoi_score(reference, synthesized, features.sample_rate),
+        "pesq_wb": pesq_score(reference, synthesized, features.sample_rate),
     }
 
 
@@ -131,6 +132,6 @@ def snr_db(reference, other):
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / noise))
 
 
-def real_time_factor(compute_seconds, num_samples, sr=SAMPLE_RATE):
+def real_time_factor(compute_seconds, num_samples, sr=ZOO.sample_rate):
     """Compute time / audio duration (< 1 is faster than real time)."""
     return compute_seconds / (num_samples / sr)

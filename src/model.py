@@ -167,3 +167,14 @@ def count_parameters(net):
             n *= d
         total += n
     return total
+
+
+def load_generator(path, alpha=None, arch=GENERATOR):
+    """A plain Generator in inference mode with the weights of a training, generator-only or public
+    zoo checkpoint (src.checkpoint checks the file: one CheckpointError line otherwise)."""
+    from src.checkpoint import load_into, read_checkpoint  # pylint: disable=import-outside-toplevel
+
+    generator = Generator(alpha, arch)
+    load_into(generator, read_checkpoint(path), path, "generator")
+    generator.set_train(False)
+    return generator

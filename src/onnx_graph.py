@@ -3,7 +3,7 @@
 MindSpore 2.10's ONNX exporter needs a fixed frame count, cannot convert transposed convolutions
 or padding ops, and writes `pad_mode="pad"` padding on the wrong axis. Written here instead, the
 graph is what runtimes fuse best: Conv with its zero padding in `pads`, LeakyRelu, Tanh, and a frame axis declared dynamic,
-input `mel [N, 80, T]` (normalized log-mel) -> `audio [N, 1, 256·T]`.
+input `mel [N, 80, T]` (normalized log-mel) -> `audio [N, 1, hop·T]`, built from src.architecture's table.
 
 - Each transposed convolution is written in polyphase form: one Conv producing the `stride`
   output phases as channels, then Reshape/Transpose/Reshape interleaving them (shapes taken as
@@ -14,7 +14,7 @@ Numerically the checkpoint's Generator to float rounding (≤ 1e-5 on its inputs
 """
 import numpy as np
 
-from src.inference import DILATIONS, UPSAMPLES
+from src.architecture import GENERATOR
 
 OPSET = 17
 IR_VERSION = 8  # what onnxruntime 1.32 and OpenVINO 2026.4 read; onnx 1.23 would write a newer one
@@ -94,28 +94,31 @@ class _Graph:
         return self.op("Reshape", [y, self.const(np.array([0, channels, -1], np.int64), "shape")])
 
 
-def build_model(params, alpha=0.2):
-    """onnx.ModelProto of the generator with these weights (names as in the checkpoint)."""
+def build_model(params, alpha=None, arch=GENERATOR):
+    """onnx.ModelProto of a generator of architecture `arch` with these weights (checkpoint names)."""
     from onnx import TensorProto, checker, helper
 
+    alpha = arch.leaky_alpha if alpha is None else alpha
     g = _Graph()
-    x = g.lrelu(g.conv("mel", params["conv1d_1.conv.weight"], params["conv1d_1.conv.bias"], pad=(3, 3)), alpha)
-    for i, (stride, _, padding) in enumerate(UPSAMPLES, start=1):
-        x = g.upsample(x, params[f"conv1dtran_{i}.conv.weight"], params[f"conv1dtran_{i}.conv.bias"], stride,
-                       padding)
-        for j, dilation in enumerate(DILATIONS, start=1):
-            pre = f"rses_{i}.block{j}"
-            h = g.conv(g.lrelu(x, alpha), params[f"{pre}.2.conv.weight"], params[f"{pre}.2.conv.bias"],
-                       pad=(dilation, dilation), dilation=dilation)
-            h = g.conv(g.lrelu(h, alpha), params[f"{pre}.4.conv.weight"], params[f"{pre}.4.conv.bias"])
-            short = f"rses_{i}.shortcut{j}.conv"
-            x = g.op("Add", [h, g.conv(x, params[f"{short}.weight"], params[f"{short}.bias"])])
+
+    def conv(x, name, pad=(0, 0), dilation=1):
+        return g.conv(x, params[f"{name}.weight"], params[f"{name}.bias"], pad=pad, dilation=dilation)
+
+    x = g.lrelu(conv("mel", arch.first_conv, pad=(arch.in_kernel // 2,) * 2), alpha)
+    for i, _, _, up in arch.stages():
+        name = arch.upsampler_name(i)
+        x = g.upsample(x, params[f"{name}.weight"], params[f"{name}.bias"], up.stride, up.padding)
+        for j, dilation in enumerate(arch.dilations, start=1):
+            dil, out, short = arch.block_names(i, j)
+            h = conv(g.lrelu(x, alpha), dil, pad=(dilation * (arch.res_kernel // 2),) * 2, dilation=dilation)
+            h = conv(g.lrelu(h, alpha), out)
+            x = g.op("Add", [h, conv(x, short)])
         x = g.lrelu(x, alpha)
-    x = g.conv(x, params["conv1d_2.conv.weight"], params["conv1d_2.conv.bias"], pad=(3, 3))
+    x = conv(x, arch.last_conv, pad=(arch.out_kernel // 2,) * 2)
     g.op("Tanh", [x], "audio")
     graph = helper.make_graph(
         g.nodes, "melgan_generator",
-        [helper.make_tensor_value_info("mel", TensorProto.FLOAT, ["N", 80, "T"])],
+        [helper.make_tensor_value_info("mel", TensorProto.FLOAT, ["N", arch.mel_channels, "T"])],
         [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["N", 1, "samples"])],
         g.initializers)
     model = helper.make_model(graph, producer_name="melgan-mindspore",
@@ -128,4 +131,4 @@ def build_model(params, alpha=0.2):
 def from_generator(generator, alpha=None):
     """build_model from a loaded Generator (its LeakyReLU slope unless `alpha` is given)."""
     alpha = float(generator.leaky_relu.alpha) if alpha is None else alpha
-    return build_model(generator_params(generator), alpha)
+    return build_model(generator_params(generator), alpha, generator.arch)

@@ -13,7 +13,7 @@ import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
 
-from src.audio import HOP, LOG_FLOOR, N_FFT, WIN, mel_basis
+from src.features import ZOO, MelSettings
 
 PWG_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))  # (fft, hop, win)
 _MAG_FLOOR = 1e-7  # Parallel WaveGAN's clamp of the power before sqrt (keeps log and grad finite)
@@ -85,16 +85,17 @@ class MultiResolutionSTFTLoss(nn.Cell):
 
 
 class MelL1Loss(nn.Cell):
-    """mean |log-mel(real) - log-mel(fake)| with the SPEC §1 features (eval's log-mel L1 metric)."""
+    """mean |log-mel(real) - log-mel(fake)| with the model's features (eval's log-mel L1 metric)."""
 
-    def __init__(self):
+    def __init__(self, features=ZOO):
         super().__init__()
-        self.stft = STFTMagnitude(N_FFT, HOP, WIN, floor=0.0)
-        self.mel = ms.Tensor(mel_basis().astype(np.float32))  # (80, 513)
+        self.stft = STFTMagnitude(features.n_fft, features.hop, features.win_length, floor=0.0)
+        self.mel = ms.Tensor(features.basis())  # (n_mels, 1 + n_fft // 2)
+        self.log_floor = features.log_floor
 
     def log_mel(self, wav):
         mel = ops.matmul(self.mel, self.stft(wav))  # (80, 513) @ (B, 513, T) -> (B, 80, T)
-        return ops.log(ops.maximum(mel, LOG_FLOOR))
+        return ops.log(ops.maximum(mel, self.log_floor))
 
     def construct(self, fake, real):
         return ops.mean(ops.abs(ops.stop_gradient(self.log_mel(real)) - self.log_mel(fake)))
@@ -103,13 +104,13 @@ class MelL1Loss(nn.Cell):
 class SpectralLoss(nn.Cell):
     """stft_weight · MultiResolutionSTFTLoss + mel_weight · MelL1Loss; only the enabled terms are built."""
 
-    def __init__(self, stft_weight=0.0, mel_weight=0.0):
+    def __init__(self, stft_weight=0.0, mel_weight=0.0, features=ZOO):
         super().__init__()
         if stft_weight <= 0 and mel_weight <= 0:
             raise ValueError("SpectralLoss needs stft_loss_weight > 0 or mel_loss_weight > 0")
         self.stft_weight, self.mel_weight = float(stft_weight), float(mel_weight)
         self.stft = MultiResolutionSTFTLoss() if stft_weight > 0 else None
-        self.mel = MelL1Loss() if mel_weight > 0 else None
+        self.mel = MelL1Loss(features) if mel_weight > 0 else None
 
     def construct(self, fake, real):
         total = 0.0
@@ -124,4 +125,4 @@ def build_spectral_loss(cfg):
     """The config's spectral loss, or None when both weights are 0 (the zoo's recipe)."""
     if cfg.stft_loss_weight <= 0 and cfg.mel_loss_weight <= 0:
         return None
-    return SpectralLoss(cfg.stft_loss_weight, cfg.mel_loss_weight)
+    return SpectralLoss(cfg.stft_loss_weight, cfg.mel_loss_weight, MelSettings.from_config(cfg))

@@ -4,7 +4,8 @@ import os
 import numpy as np
 import soundfile as sf
 
-from src.audio import log_mel, write_wav
+from src.audio import write_wav
+from src.features import ZOO
 from src.fileio import save_npy
 
 
@@ -20,5 +21,5 @@ def make_train_folder(root, lengths, seed=0):
         name = f"utt{i:03d}"
         wav_path = os.path.join(root, "wav", name + ".wav")
         write_wav(wav_path, 0.3 * rng.standard_normal(n).astype(np.float32))
-        save_npy(os.path.join(root, "mel", name + ".npy"), log_mel(file_audio(wav_path)))
+        save_npy(os.path.join(root, "mel", name + ".npy"), ZOO.log_mel(file_audio(wav_path)))
     return str(root)

@@ -35,7 +35,7 @@ def ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def generator(ckpt):
-    from src.inference import load_generator
+    from src.model import load_generator
 
     return load_generator(ckpt)
 
@@ -54,13 +54,14 @@ def speech_mel():
         pytest.skip("espeak-ng not installed (setup.sh installs it)")
     import tempfile
 
-    from src.audio import log_mel, read_audio
+    from src.audio import read_audio
+    from src.features import ZOO
     from src.demo_corpus import make_demo_corpus
 
     with tempfile.TemporaryDirectory() as tmp:
         make_demo_corpus(tmp, num_utterances=1)
         audio, _ = read_audio(os.path.join(tmp, "wavs", sorted(os.listdir(os.path.join(tmp, "wavs")))[0]))
-    return log_mel(audio)
+    return ZOO.log_mel(audio)
 
 
 def _mel(frames, seed=0):

@@ -20,7 +20,8 @@ import mindspore as ms
 import export
 from src.audio import write_wav
 from src.checkpoint import load_into, read_checkpoint, save_checkpoint
-from src.inference import Vocoder, split_windows
+from src.inference import Vocoder
+from src.windows import split_windows
 from src.model import Generator
 from src.model_utils.config import get_config
 

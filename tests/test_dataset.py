@@ -4,7 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from src.audio import normalize_mel
+from src.errors import DatasetError
+from src.features import ZOO, normalize_mel
 from src.fileio import save_npy
 from src.dataset import MEL_PAD_VALUE, EpochShardSampler, MelGANSource, create_dataset, scan_pairs, set_epoch
 from tests.corpus import file_audio, make_train_folder
@@ -132,21 +133,21 @@ def test_dataset_shards_disjoint(train_dir):
 
 
 def test_errors_name_the_problem(tmp_path, train_dir):
-    with pytest.raises(ValueError, match="no such folder"):
+    with pytest.raises(DatasetError, match="no such folder"):
         create_dataset(str(tmp_path / "nope"), 2, 8)
     make_train_folder(tmp_path / "ds" / "train", [5000])
-    with pytest.raises(ValueError, match="did you mean its train/ folder"):
+    with pytest.raises(DatasetError, match="did you mean its train/ folder"):
         create_dataset(str(tmp_path / "ds"), 1, 8)
     os.makedirs(tmp_path / "empty" / "wav")
     os.makedirs(tmp_path / "empty" / "mel")
-    with pytest.raises(ValueError, match="empty dataset"):
+    with pytest.raises(DatasetError, match="empty dataset"):
         create_dataset(str(tmp_path / "empty"), 2, 8)
-    with pytest.raises(ValueError, match="larger than this rank's share"):
+    with pytest.raises(DatasetError, match="larger than this rank's share"):
         create_dataset(train_dir, 4, 8, rank_id=0, group_size=2)
     bad = make_train_folder(tmp_path / "bad", [5000, 6000])
     save_npy(os.path.join(bad, "mel", "utt001.npy"), np.zeros((80, 10), np.float32))
-    with pytest.raises(ValueError, match=r"utt001\.wav: 6000 samples need 24 mel frames .* has 10"):
+    with pytest.raises(DatasetError, match=r"utt001\.wav: 6000 samples need 24 mel frames .* has 10"):
         create_dataset(bad, 1, 8)
     os.remove(os.path.join(bad, "mel", "utt001.npy"))
-    with pytest.raises(ValueError, match=r"utt001\.wav: no matching mel"):
+    with pytest.raises(DatasetError, match=r"utt001\.wav: no matching mel"):
         create_dataset(bad, 1, 8)

@@ -13,19 +13,21 @@ import pytest
 import soundfile as sf
 
 import eval as eval_script
-from src.audio import SAMPLE_RATE, log_mel, read_audio, write_wav
+from src.audio import read_audio, write_wav
+from src.features import ZOO
 from src.fileio import save_npy
 from tests.damage import KINDS, damage_file
 from src.checkpoint import save_checkpoint
 from src.demo_corpus import make_demo_corpus
-from src.inference import Vocoder, load_generator
+from src.inference import Vocoder
+from src.model import load_generator
 from src.model import Generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _tone(seconds, f0=180.0):
-    t = np.arange(int(SAMPLE_RATE * seconds)) / SAMPLE_RATE
+    t = np.arange(int(ZOO.sample_rate * seconds)) / ZOO.sample_rate
     return (0.2 * np.sin(2 * np.pi * f0 * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))).astype(np.float32)
 
 
@@ -44,8 +46,8 @@ def dataset(tmp_path):
     val.mkdir(parents=True)
     refs.mkdir()
     write_wav(str(refs / "a.wav"), _tone(0.6))
-    save_npy(str(val / "a.npy"), log_mel(read_audio(str(refs / "a.wav"))[0]))
-    save_npy(str(val / "b.npy"), log_mel(_tone(0.3, 300.0)))  # no reference known
+    save_npy(str(val / "a.npy"), ZOO.log_mel(read_audio(str(refs / "a.wav"))[0]))
+    save_npy(str(val / "b.npy"), ZOO.log_mel(_tone(0.3, 300.0)))  # no reference known
     write_wav(str(val / "c.wav"), _tone(0.4, 220.0))  # copy synthesis
     return val
 
@@ -71,8 +73,8 @@ def test_eval_writes_wavs_report_and_plots(dataset, ckpt, tmp_path, capsys):
     for name, source in (("a", "a.npy"), ("b", "b.npy")):
         frames = np.load(dataset / source).shape[1]
         info = sf.info(str(out / f"{name}.wav"))
-        assert (info.samplerate, info.subtype, info.channels, info.frames) == (SAMPLE_RATE, "PCM_16", 1, 256 * frames)
-    c_frames = 1 + int(0.4 * SAMPLE_RATE) // 256
+        assert (info.samplerate, info.subtype, info.channels, info.frames) == (ZOO.sample_rate, "PCM_16", 1, 256 * frames)
+    c_frames = 1 + int(0.4 * ZOO.sample_rate) // 256
     assert sf.info(str(out / "c.wav")).frames == 256 * c_frames
     report = json.loads((out / "report.json").read_text())
     by_name = {r["name"]: r for r in report["files"]}

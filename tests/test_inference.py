@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from src.inference import merge_windows, num_windows, split_windows
+from src.windows import merge_windows, num_windows, split_windows
 
 
 # ---- zoo window mode (pure NumPy, shared with the C++ pre/post-processing) ----
@@ -56,7 +56,9 @@ import mindspore as ms  # noqa: E402
 
 from src.audio import AudioError  # noqa: E402
 from src.checkpoint import CheckpointError, save_checkpoint  # noqa: E402
-from src.inference import CONTEXT_FRAMES, FastGenerator, Vocoder  # noqa: E402
+from src.fast_generator import FastGenerator  # noqa: E402
+from src.inference import Vocoder  # noqa: E402
+from src.windows import CONTEXT_FRAMES  # noqa: E402
 from src.model import Generator  # noqa: E402
 from tests.spec_reference import numpy_generator  # noqa: E402
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import train
-from src.audio import log_mel, read_audio, write_wav
+from src.audio import read_audio, write_wav
+from src.features import ZOO
 from src.fileio import save_npy
 from src.checkpoint import read_checkpoint, scalar
 from src.model_utils.config import get_config
@@ -90,7 +91,7 @@ def dataset(tmp_path_factory):
     (root / "val").mkdir()
     t = np.arange(int(0.7 * 22050)) / 22050.0
     write_wav(str(root / "val_wav" / "v1.wav"), (0.3 * np.sin(2 * np.pi * 200 * t * (1 + 0.3 * t))).astype(np.float32))
-    save_npy(str(root / "val" / "v1.npy"), log_mel(read_audio(str(root / "val_wav" / "v1.wav"))[0]))
+    save_npy(str(root / "val" / "v1.npy"), ZOO.log_mel(read_audio(str(root / "val_wav" / "v1.wav"))[0]))
     return root
 
 

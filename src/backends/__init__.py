@@ -95,7 +95,7 @@ def check_precision(name, precision):
 
 
 def load_checkpoint_generator(source, alpha):
-    from src.inference import load_generator
+    from src.model import load_generator
 
     return load_generator(str(source), alpha)
 

@@ -25,7 +25,7 @@ class MindSporeBackend(Backend):
 
     @classmethod
     def from_generator(cls, generator, precision="fp32", alpha=None, threads=0, fast=True):
-        from src.inference import FastGenerator
+        from src.fast_generator import FastGenerator
 
         return cls(FastGenerator.from_generator(generator) if fast else generator, precision, generator)
 
@@ -45,7 +45,7 @@ class MindSporeBackend(Backend):
         the old buffers after set_data in MindSpore 2.10, so no new net and no recompiling)."""
         if self.generator is None:
             raise BackendError("an exported MINDIR has fixed weights: load_weights needs a checkpoint's Generator")
-        from src.inference import FastGenerator
+        from src.fast_generator import FastGenerator
 
         fresh = generator if self.net is self.generator else FastGenerator.from_generator(generator)
         for mine, theirs in zip(self.net.get_parameters(), fresh.get_parameters()):

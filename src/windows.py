@@ -1,0 +1,90 @@
+"""How long inputs are cut for the network and put back together. NumPy only: the C++ deployment's
+host-side steps (ascend310_infer/preprocess.py, postprocess.py) run these on machines without MindSpore.
+
+- Fixed windows (SPEC §5), what fixed-shape deployments (exported MINDIR, Ascend 310) run:
+  `eval_length`-frame windows overlapping by `eval_length // 8`, the last one zero-padded after
+  normalisation, outputs cross-faded linearly over the overlap.
+- Exact chunks (the Vocoder's whole mode and streaming): spans of chunk + 2·context frames whose
+  inner output equals the one-pass output (context from src.architecture's receptive field).
+"""
+import numpy as np
+
+from src.architecture import GENERATOR
+from src.features import normalize_mel
+
+HOP = GENERATOR.hop  # audio samples per mel frame
+
+
+def window_hop(eval_length=240):
+    """Frames between window starts: eval_length minus the eval_length // 8 overlap."""
+    return eval_length - eval_length // 8
+
+
+def num_windows(frames, eval_length=240):
+    """Fewest windows that cover `frames` (a clip shorter than one window still takes one)."""
+    hop = window_hop(eval_length)
+    return 1 + max(0, -(-(frames - eval_length) // hop))
+
+
+def split_windows(log_mel, eval_length=240):
+    """log-mel (n_mels, T) -> float32 array (N, n_mels, eval_length) of NORMALIZED windows,
+    hop eval_length - eval_length//8 (overlap 30 frames at 240), last window zero-padded after
+    normalisation (SPEC §5)."""
+    log_mel = np.asarray(log_mel, dtype=np.float32)
+    if log_mel.ndim != 2:
+        raise ValueError(f"expected a 2-D log-mel (n_mels, frames), got shape {log_mel.shape}")
+    channels, frames = log_mel.shape
+    hop = window_hop(eval_length)
+    count = num_windows(frames, eval_length)
+    padded = np.zeros((channels, (count - 1) * hop + eval_length), dtype=np.float32)
+    padded[:, :frames] = normalize_mel(log_mel)  # zero padding AFTER normalisation, as the zoo does
+    return np.stack([padded[:, i * hop: i * hop + eval_length] for i in range(count)])
+
+
+def crossfade_weights(eval_length=240, hop_size=HOP):
+    """Fade-in ramp over the overlap samples; the fade-out is 1 - ramp, so the two always sum to 1."""
+    overlap = (eval_length // 8) * hop_size
+    return ((np.arange(overlap, dtype=np.float64) + 0.5) / overlap).astype(np.float32)
+
+
+def merge_windows(audio_windows, frames, eval_length=240, hop_size=HOP):
+    """(N, eval_length*hop) generator outputs -> float32 waveform of exactly frames*hop samples,
+    overlaps cross-faded linearly (SPEC §5)."""
+    audio_windows = np.asarray(audio_windows, dtype=np.float32)
+    count = audio_windows.shape[0]
+    audio_windows = audio_windows.reshape(count, -1)
+    window_samples = eval_length * hop_size
+    if audio_windows.shape[1] != window_samples:
+        raise ValueError(f"expected windows of {window_samples} samples, got {audio_windows.shape[1]}")
+    if count != num_windows(frames, eval_length):
+        raise ValueError(f"{frames} frames need {num_windows(frames, eval_length)} windows, got {count}")
+    step = window_hop(eval_length) * hop_size
+    fade_in = crossfade_weights(eval_length, hop_size)
+    overlap = fade_in.size
+    out = np.zeros((count - 1) * step + window_samples, dtype=np.float32)
+    for i, window in enumerate(audio_windows):
+        start = i * step
+        window = window.copy()
+        if i > 0 and overlap:
+            window[:overlap] *= fade_in
+        if i < count - 1 and overlap:
+            window[window_samples - overlap:] *= 1.0 - fade_in
+        out[start: start + window_samples] += window
+    return out[: frames * hop_size]
+
+
+CONTEXT_FRAMES = GENERATOR.context_frames()  # 8 for the zoo's generator
+
+
+def chunk_plan(frames, chunk_frames, context=CONTEXT_FRAMES):
+    """(in_start, in_end, out_start, out_end) per chunk; every input span has the same length
+    (chunk + 2·context, shifted inwards at the ends), so one compiled graph serves all chunks."""
+    span = chunk_frames + 2 * context
+    if frames <= span:
+        return [(0, frames, 0, frames)]
+    plan = []
+    for out_start in range(0, frames, chunk_frames):
+        out_end = min(frames, out_start + chunk_frames)
+        in_start = min(max(0, out_start - context), frames - span)
+        plan.append((in_start, in_start + span, out_start, out_end))
+    return plan
