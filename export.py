@@ -69,26 +69,27 @@ def check_options(cfg):
 
 
 def export_to(net, example, fmt, tmp):
-    """Write the model to `tmp` (an atomic write's temp file).
+    """Write the model to `tmp` (an atomic write's temp file, ending in the format's extension).
 
-    MindSpore accepts only [0-9a-zA-Z@_-.:/\\] in file names and appends its own extension, so it
-    exports inside tmp's folder under a plain relative name, which is then moved onto `tmp`.
+    MindSpore accepts only [0-9a-zA-Z@_-.:/\\] in file names, so it exports inside tmp's folder under
+    a relative name: tmp's own when it qualifies, else a plain one moved onto tmp afterwards.
     """
     import mindspore as ms
 
-    directory = os.path.dirname(tmp)
     if fmt == "ONNX":  # `net` is the onnx.ModelProto from src.onnx_graph
         with open(tmp, "wb") as f:
             f.write(net.SerializeToString())
         return
-    plain = f".export.{os.getpid()}.tmp"  # a temp name remove_stale_temps knows
+    directory, name = os.path.split(tmp)
+    if not all(c.isalnum() or c in "@_-.:" for c in name):
+        name = f".export.{os.getpid()}.tmp{FORMATS[fmt]}"  # a temp name remove_stale_temps knows
     cwd = os.getcwd()
     os.chdir(directory)
     try:
-        ms.export(net, example, file_name=plain, file_format=fmt)
+        ms.export(net, example, file_name=name, file_format=fmt)
     finally:
         os.chdir(cwd)
-    written = os.path.join(directory, plain + FORMATS[fmt])
+    written = os.path.join(directory, name)
     if not os.path.isfile(written):
         raise ExportError(f"{tmp}: MindSpore reported no error but wrote no {fmt} file")
     os.replace(written, tmp)
@@ -190,7 +191,7 @@ def export(cfg):
                     print(f"verify: {frames} frames, max |exported - checkpoint| = {diff:.3g} "
                           f"(<= {VERIFY_TOLERANCE:g})", flush=True)
 
-    write_atomically(path, write)
+    write_atomically(path, write, extension=FORMATS[fmt])
     print(f"exported {path} ({os.path.getsize(path) / 1e6:.1f} MB)", flush=True)
     return path
 

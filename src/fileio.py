@@ -16,24 +16,27 @@ os.umask(_UMASK)
 TEMP_SUFFIX = ".tmp"
 
 
-def temp_path(path):
-    """A new, empty temp file beside `path` (`.NAME.XXXXXX.tmp`), with the mode open() would give."""
+def temp_path(path, extension=""):
+    """A new, empty temp file beside `path` (`.NAME.XXXXXX.tmp`, then `extension` for writers that want
+    to see one), with the mode open() would give."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX, dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX + extension,
+                               dir=directory)
     os.close(fd)
     # mkstemp makes the file private (0600); outputs get the usual mode.
     os.chmod(tmp, 0o666 & ~_UMASK)
     return tmp
 
 
-def write_atomically(path, write, written_as=()):
+def write_atomically(path, write, written_as=(), extension=""):
     """write(tmp) to a temp file beside `path`, then rename it into place; never a half-written file.
 
     `write` may write `tmp` itself or, like MindSpore's savers, `tmp` + an extension of its own
-    (`written_as`): whichever exists is renamed. Nothing is left behind on failure.
+    (`written_as`): whichever exists is renamed. `extension` ends the temp name, for readers that check
+    it (mindspore.load wants `.mindir`). Nothing is left behind on failure.
     """
-    tmp = temp_path(path)
+    tmp = temp_path(path, extension)
     candidates = (tmp,) + tuple(tmp + ext for ext in written_as)
     try:
         write(tmp)
