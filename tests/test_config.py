@@ -86,3 +86,10 @@ def test_fast_recipe_config_loads_over_the_defaults():
     zoo = get_config([])  # and the defaults are the zoo's recipe: every option off
     assert (zoo.stft_loss_weight, zoo.mel_loss_weight, zoo.adv_weight, zoo.feat_weight,
             zoo.generator_warmup_steps, zoo.eval_every, zoo.max_train_cpu_seconds) == (0, 0, 1, 10, 0, 0, 0)
+
+
+def test_unused_zoo_keys_load_but_refuse_another_value():
+    assert get_config([]).momentum == 0.9  # the zoo's files still load
+    for key, value in (("momentum", "0.5"), ("segment_length", "8000")):
+        with pytest.raises(ConfigError, match=f"{key} is the zoo's key, kept for compatibility and unused"):
+            get_config([f"--{key}", value])

@@ -11,6 +11,9 @@ import sys
 import yaml
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+# The zoo's keys that nothing in this port reads: kept so the zoo's config files load, refused when
+# set to anything else (a value that would be silently ignored is a trap).
+UNUSED_ZOO_KEYS = {"momentum": "the zoo's Adam never used it", "segment_length": "training windows are train_length mel frames"}
 DEFAULT_CONFIG = os.path.join(_HERE, "..", "..", "config.yaml")
 
 
@@ -137,6 +140,10 @@ def get_config(argv=None):
         text = getattr(args, key)
         if text is not None:
             values[key] = _coerce(key, default, text)
+    for key, why in UNUSED_ZOO_KEYS.items():
+        if key in values and values[key] != defaults.get(key):
+            raise ConfigError(f"config: {key} is the zoo's key, kept for compatibility and unused ({why}); "
+                              f"leave it at {defaults.get(key)!r}")
     values["config_path"] = known.config_path
     return Config(values)
 
