@@ -22,13 +22,15 @@ import sys
 # The repository root, for `src` (this file also runs as a script from its own folder).
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from src.cli import run_main  # noqa: E402
+from src.errors import UserError  # noqa: E402
 from src.fileio import write_bytes  # noqa: E402
 
 LITE_MAX_MIND_IR_VERSION = 1
 
 
-class CompatError(Exception):
-    pass
+class CompatError(UserError):
+    """A MINDIR this rewrite cannot handle; one line."""
 
 
 def _string_attr(container, name, value):
@@ -153,10 +155,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:
         raise SystemExit("usage: python ascend310_infer/lite_compat.py IN.mindir OUT.mindir")
-    try:
-        changed = convert(argv[0], argv[1])
-    except CompatError as e:
-        raise SystemExit(f"error: {e}") from None
+    changed = run_main(lambda: convert(argv[0], argv[1]))
     print(f"lite_compat: {argv[1]} (mind_ir_version {LITE_MAX_MIND_IR_VERSION}, "
           f"{changed['bias_add']} BiasAdd, {changed['conv_transpose']} Conv2DTranspose, "
           f"{changed['expand_dims_axis']} ExpandDims axis rewritten)")

@@ -8,7 +8,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from src.demo_corpus import DEFAULT_VOICES, DemoCorpusError, make_demo_corpus  # noqa: E402
+from src.cli import run_main  # noqa: E402
+from src.demo_corpus import DEFAULT_VOICES, make_demo_corpus  # noqa: E402
 
 
 def main(argv=None):
@@ -20,10 +21,7 @@ def main(argv=None):
                         help="comma-separated espeak-ng voices (language+variant)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    try:
-        out = make_demo_corpus(args.output_dir, args.num_utterances, args.voices.split(","), args.seed)
-    except DemoCorpusError as e:
-        raise SystemExit(f"error: {e}") from None
+    out = run_main(lambda: make_demo_corpus(args.output_dir, args.num_utterances, args.voices.split(","), args.seed))
     print(f"demo corpus: {args.num_utterances} utterances in {out}")
 
 

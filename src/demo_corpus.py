@@ -10,6 +10,7 @@ import subprocess
 import numpy as np
 import soundfile as sf
 
+from src.errors import UserError
 from src.features import ZOO
 from src.fileio import write_atomically, write_text
 
@@ -61,7 +62,7 @@ SENTENCES = [
 DEFAULT_VOICES = ["en-us", "en-gb+f3", "en-us+m3", "en-gb-scotland+f2", "en-029+m5", "en-us+f4"]
 
 
-class DemoCorpusError(RuntimeError):
+class DemoCorpusError(UserError):
     """espeak-ng missing or failing; one line."""
 
 
