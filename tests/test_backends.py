@@ -12,10 +12,8 @@ import pytest
 import export
 from src import cpu_dispatch
 from src.backends import BackendError, make_backend
-from src.checkpoint import save_checkpoint
 from src.inference import Vocoder
 from src.metrics import snr_db
-from src.model import Generator
 from src.model_utils.config import get_config
 from tests.damage import damage_file
 
@@ -26,18 +24,13 @@ BF16_HERE = cpu_dispatch.bf16_support()[0]
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    ms.set_seed(11)
-    path = tmp_path_factory.mktemp("backends") / "melgan.ckpt"
-    save_checkpoint(Generator(0.2), str(path))
-    return str(path)
+def ckpt(zoo_ckpt):
+    return zoo_ckpt
 
 
 @pytest.fixture(scope="module")
-def generator(ckpt):
-    from src.model import load_generator
-
-    return load_generator(ckpt)
+def generator(zoo_generator):
+    return zoo_generator
 
 
 @pytest.fixture(scope="module")

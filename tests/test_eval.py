@@ -17,11 +17,10 @@ from src.audio import read_audio, write_wav
 from src.features import ZOO
 from src.fileio import save_npy
 from tests.damage import KINDS, damage_file
-from src.checkpoint import save_checkpoint
 from src.demo_corpus import make_demo_corpus
+from src.checkpoint import save_checkpoint
 from src.inference import Vocoder
 from src.model import load_generator
-from src.model import Generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,11 +31,8 @@ def _tone(seconds, f0=180.0):
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "melgan.ckpt"
-    ms.set_seed(3)
-    save_checkpoint(Generator(0.2), str(path))
-    return str(path)
+def ckpt(zoo_ckpt):
+    return zoo_ckpt
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ import pytest
 import mindspore as ms
 
 import export
-from src.checkpoint import load_into, read_checkpoint, save_checkpoint
 from src.onnx_graph import polyphase_weights
-from src.model import Generator
 from src.model_utils.config import get_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,19 +19,13 @@ TOL = 1e-4
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    """A randomly initialised generator saved as a checkpoint (no trained model exists here)."""
-    ms.set_seed(7)
-    path = tmp_path_factory.mktemp("export_ckpt") / "melgan_random.ckpt"
-    save_checkpoint(Generator(0.2), str(path))
-    return str(path)
+def ckpt(zoo_ckpt):
+    return zoo_ckpt
 
 
 @pytest.fixture(scope="module")
-def generator(ckpt):
-    net = load_into(Generator(0.2), read_checkpoint(ckpt), ckpt, "generator")
-    net.set_train(False)
-    return net
+def generator(zoo_generator):
+    return zoo_generator
 
 
 def run_export(*args, cwd):
