@@ -8,6 +8,8 @@ count or a parameter name. Pure Python: importing it needs neither MindSpore nor
 import math
 from dataclasses import dataclass, field
 
+from src.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Upsampler:
@@ -32,6 +34,20 @@ class GeneratorArch:
     upsamplers: tuple = (Upsampler(8, 16, 4), Upsampler(8, 16, 4), Upsampler(2, 4, 1), Upsampler(2, 4, 1))
     dilations: tuple = (1, 3, 9)
     leaky_alpha: float = 0.2
+
+    @classmethod
+    def with_upsampling(cls, strides, base=None):
+        """The zoo's generator with other upsampling strides (one transposed conv per stride, channels
+        halving from 512): kernel 2s (2s + 1 for odd s) and padding ceil(s / 2), so each stage's output
+        is exactly s times longer, as the zoo's (8, 16, 4) and (2, 4, 1) are."""
+        base = base or cls()
+        ups = tuple(Upsampler(s, 2 * s + s % 2, (s + 1) // 2) for s in strides)
+        return cls(base.mel_channels, base.channels, base.in_kernel, base.out_kernel, base.res_kernel, ups,
+                   base.dilations, base.leaky_alpha)
+
+    @property
+    def upsample_rates(self):
+        return tuple(u.stride for u in self.upsamplers)
 
     @property
     def hop(self):
@@ -124,4 +140,17 @@ class DiscriminatorArch:
 
 
 GENERATOR = GeneratorArch()
+
+
+def generator_from_config(cfg):
+    """The generator the config's `upsample_rates` describe (the zoo's [8, 8, 2, 2] by default);
+    one ConfigError line for a value that cannot be a list of upsampling strides."""
+    rates = getattr(cfg, "upsample_rates", list(GENERATOR.upsample_rates))
+    if (not isinstance(rates, (list, tuple)) or not rates
+            or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates)):
+        raise ConfigError(f"config: upsample_rates must be a list of positive integers, got {rates!r}")
+    if GENERATOR.channels >> len(rates) < 1:
+        raise ConfigError(f"config: upsample_rates has {len(rates)} stages; the generator halves its "
+                          f"{GENERATOR.channels} channels at each, so at most {GENERATOR.channels.bit_length() - 1}")
+    return GeneratorArch.with_upsampling(tuple(rates))
 DISCRIMINATOR = DiscriminatorArch()

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from src.architecture import GENERATOR
-from src.errors import ConfigError
+from src.architecture import GENERATOR, generator_from_config
+from src.errors import ConfigError, UserError
 
 # What the network sees: (log_mel + MEL_OFFSET) / MEL_SCALE, in training and in inference (SPEC §1).
 MEL_OFFSET = 5.0
@@ -39,27 +39,23 @@ class MelSettings:
                    "hop_size": "hop", "mel_num": "n_mels", "fmin": "fmin", "fmax": "fmax"}
 
     @classmethod
-    def from_config(cls, cfg, arch=GENERATOR):
-        """The settings the config's keys describe, checked; one ConfigError line naming the key otherwise.
-
-        This version's network is the zoo's: 22050 Hz, 80 bands, and a hop equal to the product of its
-        upsampling strides. Other values are refused by key (and not silently ignored)."""
+    def from_config(cls, cfg):
+        """The settings the config's keys describe, checked against the generator its `upsample_rates`
+        describe; one ConfigError line naming the key otherwise (never silently ignored)."""
         values = {field: getattr(cfg, key) for key, field in cls.CONFIG_KEYS.items()}
         features = cls(**{k: (float(v) if k in ("fmin", "fmax") else int(v)) for k, v in values.items()})
-        features.check(arch)
+        features.check(generator_from_config(cfg))
         return features
 
     def check(self, arch=GENERATOR):
         """ConfigError (naming the config key) for settings this network or the STFT cannot take."""
         problems = [
             ("hop_size", self.hop == arch.hop,
-             f"must equal the product of the generator's upsampling strides "
+             f"must equal the product of upsample_rates "
              f"({' x '.join(str(u.stride) for u in arch.upsamplers)} = {arch.hop}), got {self.hop}"),
             ("mel_num", self.n_mels == arch.mel_channels,
              f"must be {arch.mel_channels}, the generator's input channels, got {self.n_mels}"),
-            ("sample", self.sample_rate == 22050,
-             f"must be 22050 Hz in this version (the zoo's features; other rates are not supported yet), "
-             f"got {self.sample_rate}"),
+            ("sample", 8000 <= self.sample_rate <= 192000, f"must be a sample rate in Hz, got {self.sample_rate}"),
             ("filter_length", self.n_fft >= 2 and self.n_fft >= self.win_length,
              f"must be >= win_length ({self.win_length}), got {self.n_fft}"),
             ("win_length", self.win_length >= 1, f"must be >= 1, got {self.win_length}"),
@@ -74,6 +70,19 @@ class MelSettings:
 
     def as_dict(self):
         return asdict(self)
+
+    def differences(self, other):
+        """[(setting, mine, other's)] for every setting that differs."""
+        return [(name, getattr(self, name), getattr(other, name)) for name in self.as_dict()
+                if getattr(self, name) != getattr(other, name)]
+
+    def check_input(self, other, source):
+        """FeatureMismatch naming each differing setting unless the input's features `other` are these."""
+        diff = self.differences(other)
+        if diff:
+            listed = ", ".join(f"{name} {theirs!r} (model: {mine!r})" for name, mine, theirs in diff)
+            raise FeatureMismatch(f"{source}: features differ from the model's: {listed}; recompute them with the "
+                                  f"model's settings, or use a model trained on these")
 
     @property
     def log_min(self):
@@ -102,6 +111,10 @@ class MelSettings:
         spec = np.abs(librosa.stft(audio, n_fft=self.n_fft, hop_length=self.hop, win_length=self.win_length,
                                    window=self.window, center=True, pad_mode="reflect"))
         return np.log(np.maximum(self.basis() @ spec, self.log_floor)).astype(np.float32)
+
+
+class FeatureMismatch(UserError):
+    """The input's features were made with other settings than the model's."""
 
 
 _BASES = {}

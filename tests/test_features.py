@@ -45,20 +45,29 @@ def test_feature_keys_are_honoured(overrides):
 
 
 @pytest.mark.parametrize("overrides,key", [
-    (["--hop_size", "300"], "hop_size"), (["--mel_num", "100"], "mel_num"), (["--sample", "24000"], "sample"),
+    (["--hop_size", "300"], "hop_size"), (["--mel_num", "100"], "mel_num"), (["--sample", "100"], "sample"), (["--upsample_rates", "[8, 8, 2]"], "hop_size"),
+    (["--upsample_rates", "[8, 0, 4]"], "upsample_rates"), (["--upsample_rates", "8"], "upsample_rates"),
     (["--fmax", "12000"], "fmax"), (["--fmin", "9000"], "fmin"), (["--win_length", "2048"], "filter_length")])
 def test_settings_this_version_cannot_take_name_the_key(overrides, key):
-    with pytest.raises(ConfigError, match=rf"^config: {key} ") as caught:
+    with pytest.raises(ConfigError, match=rf"^(config: |--){key} ") as caught:
         MelSettings.from_config(get_config(overrides))
     assert "\n" not in str(caught.value)
+
+
+def test_other_rates_and_hops_with_a_matching_upsampling():
+    features = MelSettings.from_config(get_config(["--sample", "24000", "--hop_size", "300",
+                                                   "--upsample_rates", "[5, 5, 4, 3]", "--fmax", "12000"]))
+    assert (features.sample_rate, features.hop, features.fmax) == (24000, 300, 12000.0)
+    audio = _audio(0.5)
+    assert features.log_mel(audio).shape == (80, 1 + audio.size // 300)
 
 
 def test_hop_must_be_the_upsampling_product_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, os.path.join(ROOT, "eval.py"), "--hop_size", "300",
                            "--eval_data_path", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.strip().count("\n") == 0, done.stderr
-    assert done.stderr.startswith("error: config: hop_size must equal the product of the generator's upsampling "
-                                  "strides (8 x 8 x 2 x 2 = 256), got 300")
+    assert done.stderr.startswith("error: config: hop_size must equal the product of upsample_rates "
+                                  "(8 x 8 x 2 x 2 = 256), got 300")
 
 
 def test_preprocess_writes_the_configured_features(tmp_path):
