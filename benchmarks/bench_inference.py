@@ -3,10 +3,11 @@
     python benchmarks/bench_inference.py [--frames 240] [--repeats 9] [--long 10,60] [--checkpoint CKPT]
 
 Part 1, one fixed window (1 × 80 × frames): the plain generator (src.model.Generator, graph
-compiled), the fast path (src.inference.FastGenerator) and, when torch is importable, PyTorch
-eager of the same network and weights. Each runs in its own worker process (so no thread pool
-spins against another) and the workers are called in turn, round after round; the table gives
-medians, ratios and × real time, and the outputs' max difference from the plain generator.
+compiled), the fast path (src.fast_generator.FastGenerator) and, when torch is importable, PyTorch
+eager of the same network and weights (benchmarks/torch_peers.py, built from src.architecture).
+Each runs in its own worker process (so no thread pool spins against another) and the workers are
+called in turn, round after round; the table gives medians, ratios and × real time, and the
+outputs' max difference from the plain generator.
 Part 2, long inputs (10 s, 60 s): whole-utterance synthesis through the Vocoder API in exact
 chunks, streaming (mel pushed 10 frames at a time), and one unchunked pass for comparison, each
 in a fresh process: seconds, × real time and peak resident memory.
@@ -27,9 +28,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from src import cpu_dispatch  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
+from src.features import ZOO  # noqa: E402
 
-HOP, SR = 256, 22050
-UPSAMPLES = ((8, 16, 4), (8, 16, 4), (2, 4, 1), (2, 4, 1))
+HOP, SR = ZOO.hop, ZOO.sample_rate
 
 
 # ---------------------------------------------------------------- workers (one process each)
@@ -52,30 +53,11 @@ def _load_generator(weights):
 
 
 def _torch_generator(weights, threads):
-    """The zoo generator in PyTorch eager (benchmark reference only; torch is optional)."""
-    import torch
-    import torch.nn.functional as F
+    """The generator in PyTorch eager with these weights (benchmarks/torch_peers.py, built from
+    src.architecture; benchmark reference only: torch is optional)."""
+    from benchmarks.torch_peers import inference_runner  # pylint: disable=import-outside-toplevel
 
-    torch.set_num_threads(threads)
-    p = {k: torch.from_numpy(np.ascontiguousarray(v[:, :, 0, :] if v.ndim == 4 else v))
-         for k, v in dict(np.load(weights)).items()}
-
-    @torch.no_grad()
-    def forward(x):
-        x = F.leaky_relu(F.conv1d(x, p["conv1d_1.conv.weight"], p["conv1d_1.conv.bias"], padding=3), 0.2)
-        for i, (s, _, pad) in enumerate(UPSAMPLES, 1):
-            x = F.conv_transpose1d(x, p[f"conv1dtran_{i}.conv.weight"], p[f"conv1dtran_{i}.conv.bias"],
-                                   stride=s, padding=pad)
-            for b, d in ((1, 1), (2, 3), (3, 9)):
-                pre = f"rses_{i}"
-                h = F.conv1d(F.leaky_relu(x, 0.2), p[f"{pre}.block{b}.2.conv.weight"],
-                             p[f"{pre}.block{b}.2.conv.bias"], padding=d, dilation=d)
-                h = F.conv1d(F.leaky_relu(h, 0.2), p[f"{pre}.block{b}.4.conv.weight"], p[f"{pre}.block{b}.4.conv.bias"])
-                x = h + F.conv1d(x, p[f"{pre}.shortcut{b}.conv.weight"], p[f"{pre}.shortcut{b}.conv.bias"])
-            x = F.leaky_relu(x, 0.2)
-        return torch.tanh(F.conv1d(x, p["conv1d_2.conv.weight"], p["conv1d_2.conv.bias"], padding=3))
-
-    return lambda mel: forward(torch.from_numpy(mel)).numpy()
+    return inference_runner(weights, threads)
 
 
 def window_worker(kind, weights, mel_path, out_path, threads):
@@ -85,7 +67,7 @@ def window_worker(kind, weights, mel_path, out_path, threads):
         run = _torch_generator(weights, threads)
     else:
         ms = _ms_setup()
-        from src.inference import FastGenerator
+        from src.fast_generator import FastGenerator
 
         g = _load_generator(weights)
         net = ms.jit(FastGenerator.from_generator(g) if kind == "mindspore_fast" else g)
@@ -246,8 +228,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         weights = os.path.join(tmp, "weights.npz")
         ms = _ms_setup()
-        from src.inference import load_generator
-        from src.model import Generator
+        from src.model import Generator, load_generator
 
         if args.checkpoint:
             g = load_generator(args.checkpoint)
