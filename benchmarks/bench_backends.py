@@ -28,8 +28,9 @@ sys.path.insert(0, ROOT)
 from src import cpu_dispatch, metrics  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
 from benchmarks.bench_inference import (  # noqa: E402
     _read_result, _torch_generator, alternate_rounds, bench_parser, random_log_mel, serve_window)
+from src.features import ZOO  # noqa: E402
 
-HOP, SR = 256, 22050
+HOP, SR = ZOO.hop, ZOO.sample_rate
 CONFIGS = (("mindspore", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
 
 
@@ -151,7 +152,7 @@ def profile_worker(ckpt, mel_path, threads, runs=3):
 
 def _onnx_bytes(ckpt):
     from src import onnx_graph
-    from src.inference import load_generator
+    from src.model import load_generator
 
     return onnx_graph.from_generator(load_generator(ckpt)).SerializeToString()
 
@@ -229,8 +230,8 @@ def main():
     import mindspore as ms
 
     from src.checkpoint import save_checkpoint
-    from src.inference import Vocoder, load_generator
-    from src.model import Generator
+    from src.inference import Vocoder
+    from src.model import Generator, load_generator
 
     print(cpu_dispatch.header())
     ms.set_device("CPU")

@@ -25,6 +25,7 @@ sys.path.insert(0, ROOT)
 
 from src import cpu_dispatch  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
 from src.cpu_check import median_ms  # noqa: E402
+from src.features import ZOO  # noqa: E402
 
 import mindspore as ms  # noqa: E402
 
@@ -33,7 +34,7 @@ from src.checkpoint import save_checkpoint  # noqa: E402
 from src.model import Generator  # noqa: E402
 from src.model_utils.config import get_config  # noqa: E402
 
-SAMPLE_RATE, HOP = 22050, 256
+SAMPLE_RATE, HOP = ZOO.sample_rate, ZOO.hop
 
 
 def timed_export(ckpt, name, *extra):
