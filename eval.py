@@ -31,9 +31,10 @@ from src.audio import write_wav
 from src.backends import BACKENDS, PRECISIONS
 from src.cli import check_device_target, run_main
 from src.errors import ConfigError, OutputError
-from src.features import MelSettings
 from src.fileio import check_writable, remove_stale_temps, write_bytes, write_text
-from src.inputs import check_inputs, list_inputs, read_input
+from src.audio import check_representation
+from src.inputs import check_inputs, list_inputs, manifest_features, read_input
+from src.settings import check_declared
 from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
 
@@ -43,7 +44,7 @@ REPORT_COLUMNS = ("name", "frames", "seconds", "synth_seconds", "rtf", "x_real_t
 
 def check_config(cfg):
     """Values this eval cannot honour stop with one ConfigError line (types are checked by get_config);
-    returns the model's features."""
+    returns the declared representation of the input mels."""
     checks = [
         (cfg.eval_mode in ("whole", "window"), f"--eval_mode must be 'whole' or 'window', got {cfg.eval_mode!r}"),
         (cfg.eval_length >= 8, f"--eval_length must be at least 8 frames, got {cfg.eval_length}"),
@@ -55,7 +56,9 @@ def check_config(cfg):
         if not ok:
             raise ConfigError(message)
     check_device_target(cfg.device_target)
-    return MelSettings.from_config(cfg)
+    representation = (cfg.mel_log, cfg.mel_spectrum)
+    check_representation(representation)
+    return representation
 
 
 def plot_spectrograms(path, reference_mel, synthesized_mel, title, floor):
@@ -127,15 +130,13 @@ def write_report(output_path, rows):
 
 
 def run(cfg):
-    features = check_config(cfg)
+    representation = check_config(cfg)
     items = list_inputs(cfg.eval_data_path)
     check_writable(cfg.output_path, "output")
     remove_stale_temps(cfg.output_path)  # what a killed run left (outputs are written atomically)
     for name, path in items:
         if os.path.abspath(os.path.join(cfg.output_path, name + ".wav")) == os.path.abspath(path):
             raise OutputError(f"{path}: output would overwrite this input; choose another --output_path")
-
-    check_inputs(items, features)  # bad input stops here, before the model is loaded and anything is written
 
     from src.inference import Vocoder  # MindSpore is imported only once the arguments are sane
 
@@ -147,9 +148,17 @@ def run(cfg):
                                       mode=cfg.eval_mode, eval_length=cfg.eval_length, chunk_frames=cfg.chunk_frames)
     print(f"load model done: {cfg.eval_model_path} ({cfg.backend} {cfg.precision}, {cfg.eval_mode} mode, "
           f"{len(items)} file(s))")
+    print(f"model settings: {vocoder.settings.describe()}")
+    features = vocoder.settings.features
+    # The input's features, where known, must be the model's (the most common vocoder mistake).
+    check_declared(cfg, vocoder.settings, cfg.eval_model_path)
+    recorded, manifest = manifest_features(cfg.eval_data_path)
+    if recorded is not None and any(path.lower().endswith(".npy") for _, path in items):
+        features.check_input(recorded, manifest)
+    check_inputs(items, features)  # bad input stops here, before anything is written
     rows = []
     for name, path in tqdm(items, desc="eval", unit="file"):
-        mel, reference, ref_path = read_input(path, cfg.eval_data_path, cfg.reference_path, features)
+        mel, reference, ref_path = read_input(path, cfg.eval_data_path, cfg.reference_path, features, representation)
         shapes_before = len(vocoder.shapes_seen)
         start = time.perf_counter()
         audio = vocoder(mel, name=path)

@@ -6,7 +6,9 @@
 The model's input is the normalized log-mel `[1, mel_num, eval_length]` (the zoo's fixed window);
 `--dynamic_length True` makes the MINDIR's frame axis dynamic. ONNX is written directly from the
 checkpoint's weights (`src/onnx_graph.py`: Conv/LeakyRelu/Tanh, padding inside the convs), always
-with a dynamic frame axis `[N, 80, T]`, the graph onnxruntime and OpenVINO serve fastest. `--verify` loads the exported file back (MINDIR through
+with a dynamic frame axis `[N, 80, T]`, the graph onnxruntime and OpenVINO serve fastest. The
+checkpoint's settings (features, upsampling; src/settings.py) travel in the ONNX metadata, and in
+`NAME.mindir.json` (`NAME.air.json`) beside a MINDIR (AIR). `--verify` loads the exported file back (MINDIR through
 `mindspore.load` + `nn.GraphCell`, ONNX through onnxruntime) and compares with the checkpoint's
 output before the file gets its final name. The file is written under a temporary name and renamed,
 so an interrupted export never leaves a half-written model under the final name.
@@ -18,7 +20,8 @@ import numpy as np
 
 from src.cli import check_device_target, run_main
 from src.errors import UserError
-from src.fileio import check_writable, remove_stale_temps, write_atomically
+from src.fileio import check_writable, remove_stale_temps, write_atomically, write_text
+from src.settings import check_declared, sidecar_path
 
 FORMATS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
 # The seed documents `--format` and `--model_name`; config.yaml calls them file_format / file_name.
@@ -53,8 +56,8 @@ def check_options(cfg):
     fmt = str(cfg.file_format).upper()
     if fmt not in FORMATS:
         raise ExportError(f"--format must be one of {', '.join(FORMATS)}, got {cfg.file_format!r}")
-    if cfg.eval_length <= 0 or cfg.mel_num <= 0:
-        raise ExportError(f"eval_length and mel_num must be positive, got {cfg.eval_length} and {cfg.mel_num}")
+    if cfg.eval_length <= 0:
+        raise ExportError(f"eval_length must be positive, got {cfg.eval_length}")
     if cfg.dynamic_length and fmt == "AIR":
         raise ExportError(f"a dynamic frame axis (--dynamic_length True) is supported for MINDIR and ONNX; "
                           f"MindSpore's AIR export needs a fixed input, e.g. --eval_length {cfg.eval_length}")
@@ -155,11 +158,15 @@ def export(cfg):
     from src.model import load_generator
 
     generator = load_generator(cfg.checkpoint_path, cfg.leaky_alpha)
+    settings = generator.settings
+    check_declared(cfg, settings, cfg.checkpoint_path)
+    mel_num = settings.features.n_mels
+    print(f"model settings: {settings.describe()}", flush=True)
 
     if cfg.dynamic_length:
-        example = ms.Tensor(shape=[1, cfg.mel_num, None], dtype=ms.float32)
+        example = ms.Tensor(shape=[1, mel_num, None], dtype=ms.float32)
     else:
-        example = ms.Tensor(np.zeros((1, cfg.mel_num, cfg.eval_length), np.float32))
+        example = ms.Tensor(np.zeros((1, mel_num, cfg.eval_length), np.float32))
     net = generator
     dynamic = cfg.dynamic_length or fmt == "ONNX"
     if fmt == "ONNX":
@@ -172,7 +179,7 @@ def export(cfg):
                               "(pip install onnx as pinned in requirements.txt)") from None
         net = onnx_graph.from_generator(generator, cfg.leaky_alpha)
 
-    shape = f"[1, {cfg.mel_num}, {'T (dynamic)' if dynamic else cfg.eval_length}]"
+    shape = f"[1, {mel_num}, {'T (dynamic)' if dynamic else cfg.eval_length}]"
     print(f"exporting {cfg.checkpoint_path} as {fmt}, input {shape} -> {path}", flush=True)
 
     def write(tmp_path):  # the model gets its final name only once written (and verified)
@@ -187,9 +194,11 @@ def export(cfg):
                 lengths = [cfg.eval_length]
                 if dynamic:
                     lengths.append(cfg.eval_length // 2 + 7)  # a second, unrelated length
-                for frames, diff in verify(tmp_path, fmt, generator, cfg.mel_num, lengths):
+                for frames, diff in verify(tmp_path, fmt, generator, mel_num, lengths):
                     print(f"verify: {frames} frames, max |exported - checkpoint| = {diff:.3g} "
                           f"(<= {VERIFY_TOLERANCE:g})", flush=True)
+        if fmt != "ONNX":  # ONNX carries the settings in its metadata; MINDIR and AIR have no place for them
+            write_text(sidecar_path(path), settings.to_json() + "\n")
 
     write_atomically(path, write, extension=FORMATS[fmt])
     print(f"exported {path} ({os.path.getsize(path) / 1e6:.1f} MB)", flush=True)

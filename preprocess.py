@@ -30,10 +30,10 @@ from src.cli import run_main
 from src.errors import AudioError, DatasetError, UserError
 from src.features import ZOO, MelSettings
 from src.fileio import remove_stale_temps, save_npy, write_text
+from src.inputs import MANIFEST
 from src.model_utils.config import get_config
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aiff", ".aif", ".au")
-MANIFEST = "manifest.json"
 INTERRUPTED = "interrupted: finished files are kept; rerun the same command to continue"
 
 

@@ -2,6 +2,7 @@
 checks a log-mel file must pass (shape, finiteness, and a range that can be SPEC §1's natural-log mel).
 The features themselves are src/features.py's.
 """
+import math
 import os
 import sys
 
@@ -105,6 +106,38 @@ def check_mel(mel, name, n_mels=ZOO.n_mels):
     if not np.all(np.isfinite(mel)):
         raise AudioError(f"{name}: mel contains NaN or infinite values")
     return mel.astype(np.float32)
+
+
+# How another toolkit may store a mel: the log's base, and whether the mel was taken of the magnitude
+# spectrum (as SPEC §1) or of the power spectrum. The config's `mel_log` and `mel_spectrum` declare it.
+MEL_LOGS = ("ln", "log10", "db")
+MEL_SPECTRA = ("magnitude", "power")
+LN_MAGNITUDE = ("ln", "magnitude")
+
+
+def check_representation(representation):
+    """ConfigError for a representation that is not known, or that cannot be converted exactly."""
+    from src.errors import ConfigError  # pylint: disable=import-outside-toplevel
+
+    log, spectrum = representation
+    if log not in MEL_LOGS:
+        raise ConfigError(f"config: mel_log must be one of {', '.join(MEL_LOGS)}, got {log!r}")
+    if spectrum not in MEL_SPECTRA:
+        raise ConfigError(f"config: mel_spectrum must be one of {', '.join(MEL_SPECTRA)}, got {spectrum!r}")
+    if spectrum == "power":
+        raise ConfigError("config: mel_spectrum power cannot be converted: a mel of the power spectrum is not the "
+                          "square of a mel of the magnitude (each band sums |X|^2, not |X|); recompute the mels "
+                          "from magnitudes (librosa: power=1)")
+
+
+def to_natural_log(mel, representation=LN_MAGNITUDE, log_floor=ZOO.log_floor):
+    """A magnitude mel stored as log10 or decibels (20·log10, librosa.amplitude_to_db) -> natural log,
+    floored at ln(log_floor) as SPEC §1's are: an exact change of base (a dB top_db clip stays a clip)."""
+    log, _ = representation
+    if log == "ln":
+        return mel
+    scale = math.log(10.0) if log == "log10" else math.log(10.0) / 20.0
+    return np.maximum(mel * np.float32(scale), np.float32(math.log(log_floor))).astype(np.float32)
 
 
 LOG_MEL_MIN = ZOO.log_min  # -11.51: SPEC's floor

@@ -10,35 +10,40 @@ network only a function normalized mel (B, 80, T) -> audio (B, hop·T): any back
 """
 import numpy as np
 
-from src.architecture import GENERATOR
 from src.audio import check_mel, warn_if_not_log_mel
 from src.backends import Backend, BackendError, make_backend
 from src.backends.mindspore_backend import MindSporeBackend
 from src.errors import ConfigError
 from src.features import normalize_mel
-from src.windows import CONTEXT_FRAMES, HOP, chunk_plan, merge_windows, split_windows
+from src.windows import chunk_plan, merge_windows, split_windows
 
 
 class Vocoder:
-    """log-mel (80, T) as SPEC §1 -> float32 waveform of 256·T samples in [-1, 1].
+    """log-mel (n_mels, T) with the model's features -> float32 waveform of hop·T samples in [-1, 1].
 
-    mode "whole": the one-pass output, computed in chunks of `chunk_frames` with CONTEXT_FRAMES
-    of context on each side (identical output, memory bounded by the chunk size); mode "window":
+    `settings` (src/settings.py) say which features the model expects: the zoo's 80 bands and hop 256
+    unless its checkpoint or exported file says otherwise.
+    mode "whole": the one-pass output, computed in chunks of `chunk_frames` with the generator's
+    context on each side (identical output, memory bounded by the chunk size); mode "window":
     the zoo's fixed `eval_length` windows, cross-faded (SPEC §5). The network runs in any backend
     of src.backends (MindSpore, onnxruntime, OpenVINO): all three modes only need its function
     from a normalized mel batch to audio, so output length and input checks are the same.
     """
 
-    def __init__(self, generator, fast=True, mode="whole", eval_length=240, chunk_frames=240,
-                 context=CONTEXT_FRAMES):
+    def __init__(self, generator, fast=True, mode="whole", eval_length=240, chunk_frames=240, context=None):
         """generator: a loaded src.model.Generator (run by MindSpore, as FastGenerator if `fast`) or
         any backend from src.backends.make_backend (onnxruntime, OpenVINO, an exported model)."""
         if mode not in ("whole", "window"):
             raise ConfigError(f"mode must be 'whole' or 'window', got {mode!r}")
-        if eval_length < 8 or chunk_frames < 1 or context < 0:
-            raise ConfigError("eval_length must be >= 8, chunk_frames >= 1, context >= 0")
         self.backend = generator if isinstance(generator, Backend) else MindSporeBackend.from_generator(generator,
                                                                                                         fast=fast)
+        self.settings = self.backend.settings
+        self.hop = self.settings.features.hop
+        self.n_mels = self.settings.features.n_mels
+        if context is None:  # enough for chunks to equal the one-pass output (src/architecture.py)
+            context = self.settings.arch().context_frames()
+        if eval_length < 8 or chunk_frames < 1 or context < 0:
+            raise ConfigError("eval_length must be >= 8, chunk_frames >= 1, context >= 0")
         self.generator = getattr(self.backend, "generator", None)
         fixed = self.backend.fixed_frames
         if fixed is not None and (mode != "window" or eval_length != fixed):
@@ -72,12 +77,12 @@ class Vocoder:
         return self
 
     def run(self, normalized):
-        """The network on normalized mel (B, 80, T) -> numpy (B, 256·T)."""
+        """The network on normalized mel (B, n_mels, T) -> numpy (B, hop·T)."""
         self.shapes_seen.add(tuple(normalized.shape))
         return self.backend(np.ascontiguousarray(normalized, dtype=np.float32))
 
     def __call__(self, log_mel, mode=None, name="log_mel"):
-        log_mel = check_mel(log_mel, name)
+        log_mel = check_mel(log_mel, name, self.n_mels)
         warn_if_not_log_mel(log_mel, name, self.warned)
         if (mode or self.mode) == "window":
             return self.windowed(log_mel)
@@ -86,16 +91,17 @@ class Vocoder:
     def whole(self, log_mel):
         normalized = normalize_mel(np.asarray(log_mel, dtype=np.float32))
         frames = normalized.shape[1]
-        audio = np.empty(frames * HOP, dtype=np.float32)
+        hop = self.hop
+        audio = np.empty(frames * hop, dtype=np.float32)
         for in_start, in_end, out_start, out_end in chunk_plan(frames, self.chunk_frames, self.context):
             out = self.run(normalized[None, :, in_start:in_end])[0]
-            audio[out_start * HOP: out_end * HOP] = out[(out_start - in_start) * HOP: (out_end - in_start) * HOP]
+            audio[out_start * hop: out_end * hop] = out[(out_start - in_start) * hop: (out_end - in_start) * hop]
         return audio
 
     def windowed(self, log_mel):
         windows = split_windows(log_mel, self.eval_length)
         outputs = np.stack([self.run(w[None])[0] for w in windows])  # one fixed shape: one graph
-        return merge_windows(outputs, log_mel.shape[1], self.eval_length)
+        return merge_windows(outputs, log_mel.shape[1], self.eval_length, self.hop)
 
     def stream(self, chunk_frames=None):
         """A VocoderStream: push mel frames as they arrive, get the one-pass audio back in pieces."""
@@ -114,7 +120,7 @@ class VocoderStream:
         self.vocoder = vocoder
         self.chunk = chunk_frames
         self.context = vocoder.context
-        self.buffer = np.zeros((GENERATOR.mel_channels, 0), dtype=np.float32)  # normalized frames from buffer_start on
+        self.buffer = np.zeros((vocoder.n_mels, 0), dtype=np.float32)  # normalized frames from buffer_start on
         self.buffer_start = 0
         self.received = 0
         self.emitted = 0  # frames whose audio was returned
@@ -129,9 +135,9 @@ class VocoderStream:
         if self.closed:
             raise ValueError("stream already flushed")
         log_mel = np.asarray(log_mel)
-        if log_mel.ndim == 2 and log_mel.shape[0] == GENERATOR.mel_channels and log_mel.shape[1] == 0:
+        if log_mel.ndim == 2 and log_mel.shape[0] == self.vocoder.n_mels and log_mel.shape[1] == 0:
             return np.zeros(0, dtype=np.float32)
-        log_mel = check_mel(log_mel, "streamed mel")
+        log_mel = check_mel(log_mel, "streamed mel", self.vocoder.n_mels)
         warn_if_not_log_mel(log_mel, "streamed mel", self.warned)
         self.buffer = np.concatenate([self.buffer, normalize_mel(log_mel)], axis=1)
         self.received += log_mel.shape[1]
@@ -158,7 +164,8 @@ class VocoderStream:
             in_start = max(0, self.emitted - self.context)
         window = self.buffer[:, in_start - self.buffer_start: in_end - self.buffer_start]
         out = self.vocoder.run(window[None])[0]
-        audio = out[(self.emitted - in_start) * HOP: (out_end - in_start) * HOP]
+        hop = self.vocoder.hop
+        audio = out[(self.emitted - in_start) * hop: (out_end - in_start) * hop]
         self.emitted = out_end
         # Older frames are never needed again: the next chunk starts `context` before `emitted`,
         # and the tail at flush reaches back at most one span from the end.

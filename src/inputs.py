@@ -2,13 +2,16 @@
 copy-synthesize, and the reference audio of a val mel where it is known. Used by eval.py and the
 training loop's learning curve. No MindSpore.
 """
+import json
 import os
 
 import soundfile as sf
 
-from src.audio import check_wav_complete, load_mel, read_audio
+from src.audio import LN_MAGNITUDE, check_wav_complete, load_mel, read_audio, to_natural_log
 from src.errors import AudioError, UserError
-from src.features import ZOO
+from src.features import ZOO, MelSettings
+
+MANIFEST = "manifest.json"  # preprocess.py's record of a dataset, its features included
 
 INPUT_EXTENSIONS = (".npy", ".wav")
 
@@ -47,14 +50,32 @@ def find_reference(npy_path, data_path, reference_path):
     return next((c for c in candidates if os.path.isfile(c)), None)
 
 
-def read_input(path, data_path, reference_path, features=ZOO):
+def manifest_features(data_path):
+    """The features preprocess.py recorded in manifest.json beside the inputs (in their folder or the
+    one above, its DATASET/val layout), as (MelSettings, manifest path); (None, None) when there is none."""
+    folder = data_path if os.path.isdir(data_path) else os.path.dirname(os.path.abspath(data_path))
+    for candidate in (os.path.join(folder, MANIFEST), os.path.join(os.path.dirname(os.path.abspath(folder)), MANIFEST)):
+        if os.path.isfile(candidate):
+            try:
+                with open(candidate, encoding="utf-8") as f:
+                    recorded = dict(json.load(f)["features"])
+                recorded["hop"] = recorded.pop("hop_size")
+                recorded.pop("mel", None)
+                return MelSettings(**recorded), candidate
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise UserError(f"{candidate}: not a manifest.json written by preprocess.py "
+                                f"({type(e).__name__}: {e})") from None
+    return None, None
+
+
+def read_input(path, data_path, reference_path, features=ZOO, representation=LN_MAGNITUDE):
     """(log-mel, reference audio or None, reference path or None) for one input file; a WAV is
-    turned into `features`' log-mel (copy synthesis)."""
+    turned into `features`' log-mel (copy synthesis), a mel of another `representation` converted."""
     if path.lower().endswith(".wav"):
         check_wav_complete(path)
         audio, _ = read_audio(path, features.sample_rate)
         return features.log_mel(audio), audio, path
-    mel = load_mel(path, features.n_mels)
+    mel = to_natural_log(load_mel(path, features.n_mels), representation, features.log_floor)
     ref_path = find_reference(path, data_path, reference_path)
     reference = None
     if ref_path is not None:

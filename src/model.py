@@ -169,12 +169,17 @@ def count_parameters(net):
     return total
 
 
-def load_generator(path, alpha=None, arch=GENERATOR):
+def load_generator(path, alpha=None):
     """A plain Generator in inference mode with the weights of a training, generator-only or public
-    zoo checkpoint (src.checkpoint checks the file: one CheckpointError line otherwise)."""
+    zoo checkpoint (src.checkpoint checks the file: one CheckpointError line otherwise), built for the
+    settings the checkpoint carries (the zoo's when it carries none); `generator.settings` says them."""
     from src.checkpoint import load_into, read_checkpoint  # pylint: disable=import-outside-toplevel
+    from src.settings import from_checkpoint_params  # pylint: disable=import-outside-toplevel
 
-    generator = Generator(alpha, arch)
-    load_into(generator, read_checkpoint(path), path, "generator")
+    params = read_checkpoint(path)
+    settings = from_checkpoint_params(params, path)
+    generator = Generator(alpha, settings.arch())
+    load_into(generator, params, path, "generator")
     generator.set_train(False)
+    generator.settings = settings
     return generator

@@ -14,7 +14,7 @@ Numerically the checkpoint's Generator to float rounding (≤ 1e-5 on its inputs
 """
 import numpy as np
 
-from src.architecture import GENERATOR
+from src.settings import KEY as SETTINGS_KEY, ZOO_SETTINGS, ModelSettings, settings_of
 
 OPSET = 17
 IR_VERSION = 8  # what onnxruntime 1.32 and OpenVINO 2026.4 read; onnx 1.23 would write a newer one
@@ -94,10 +94,12 @@ class _Graph:
         return self.op("Reshape", [y, self.const(np.array([0, channels, -1], np.int64), "shape")])
 
 
-def build_model(params, alpha=None, arch=GENERATOR):
-    """onnx.ModelProto of a generator of architecture `arch` with these weights (checkpoint names)."""
+def build_model(params, alpha=None, settings=ZOO_SETTINGS):
+    """onnx.ModelProto of the generator `settings` describe, with these weights (checkpoint names);
+    the settings travel in the model's metadata (`melgan_settings`)."""
     from onnx import TensorProto, checker, helper
 
+    arch = settings.arch()
     alpha = arch.leaky_alpha if alpha is None else alpha
     g = _Graph()
 
@@ -124,11 +126,27 @@ def build_model(params, alpha=None, arch=GENERATOR):
     model = helper.make_model(graph, producer_name="melgan-mindspore",
                               opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
+    helper.set_model_props(model, {SETTINGS_KEY: settings.to_json()})
     checker.check_model(model)
     return model
+
+
+def read_settings(path):
+    """The settings in an ONNX file's metadata; the zoo's for a file without them. One BackendError
+    line for a file that is not ONNX."""
+    import onnx
+
+    from src.errors import BackendError
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf's DecodeError and friends
+        raise BackendError(f"{path}: damaged or not an ONNX model ({str(e).strip().splitlines()[0][:160] if str(e) else type(e).__name__})") from None
+    props = {p.key: p.value for p in model.metadata_props}
+    return ModelSettings.from_json(props[SETTINGS_KEY], path) if SETTINGS_KEY in props else ZOO_SETTINGS
 
 
 def from_generator(generator, alpha=None):
     """build_model from a loaded Generator (its LeakyReLU slope unless `alpha` is given)."""
     alpha = float(generator.leaky_relu.alpha) if alpha is None else alpha
-    return build_model(generator_params(generator), alpha, generator.arch)
+    return build_model(generator_params(generator), alpha, settings_of(generator))

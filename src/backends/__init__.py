@@ -16,6 +16,7 @@ SOURCE_KINDS = {".ckpt": "checkpoint", ".onnx": "onnx", ".mindir": "mindir"}
 
 
 from src.errors import BackendError  # noqa: E402  (re-exported: the backends' one error)
+from src.settings import ZOO_SETTINGS, settings_of  # noqa: E402
 
 
 class Backend:
@@ -26,6 +27,7 @@ class Backend:
 
     name = ""
     fixed_frames = None
+    settings = ZOO_SETTINGS  # what the model expects (src/settings.py); the zoo's unless the source says
 
     def __init__(self, precision):
         self.precision = precision
@@ -42,7 +44,8 @@ class Backend:
 
 class OnnxSourced(Backend):
     """A backend that runs an ONNX model: built in memory from a Generator, or read from a file.
-    Subclasses take (model: path or serialized bytes, source: its name in messages, precision, threads)."""
+    Subclasses take (model: path or serialized bytes, source: its name in messages, precision, threads,
+    settings: what the model expects)."""
 
     file_kinds = ("onnx",)
     package = ""
@@ -56,11 +59,15 @@ class OnnxSourced(Backend):
         from src import onnx_graph
 
         require("onnx", cls.name)
-        return cls(onnx_graph.from_generator(generator).SerializeToString(), "checkpoint graph", precision, threads)
+        return cls(onnx_graph.from_generator(generator).SerializeToString(), "checkpoint graph", precision, threads,
+                   settings_of(generator))
 
     @classmethod
     def from_file(cls, path, precision="fp32", threads=0):
-        return cls(path, path, precision, threads)
+        from src import onnx_graph
+
+        require("onnx", cls.name)
+        return cls(path, path, precision, threads, onnx_graph.read_settings(path))
 
 
 def source_kind(source):
@@ -130,8 +137,8 @@ def make_backend(name, source, precision="fp32", alpha=0.2, threads=0):
     return cls.from_file(str(source), precision, threads=threads)
 
 
-def input_frames(shape, source):
-    """Frame count of a model's input shape [N, 80, T] (None if T is dynamic); checks 80 mels."""
-    if len(shape) != 3 or (shape[1] is not None and shape[1] != 80):
-        raise BackendError(f"{source}: not a MelGAN generator (input shape {list(shape)}, expected [N, 80, T])")
+def input_frames(shape, source, n_mels=ZOO_SETTINGS.features.n_mels):
+    """Frame count of a model's input shape [N, n_mels, T] (None if T is dynamic); checks the mel bands."""
+    if len(shape) != 3 or (shape[1] is not None and shape[1] != n_mels):
+        raise BackendError(f"{source}: not a MelGAN generator (input shape {list(shape)}, expected [N, {n_mels}, T])")
     return shape[2]

@@ -2,6 +2,7 @@
 import numpy as np
 
 from src.backends import Backend, BackendError, input_frames
+from src.settings import read_sidecar, settings_of
 
 
 class MindSporeBackend(Backend):
@@ -18,6 +19,8 @@ class MindSporeBackend(Backend):
         # graph-compiled per input shape, whatever the global mode (a GraphCell is compiled already)
         self.compiled = net if isinstance(net, ms.nn.GraphCell) else ms.jit(net)
         self.fixed_frames = fixed_frames
+        if generator is not None:
+            self.settings = settings_of(generator)
 
     @staticmethod
     def require():
@@ -38,7 +41,10 @@ class MindSporeBackend(Backend):
         except (RuntimeError, ValueError, TypeError, OSError) as e:
             raise BackendError(f"{path}: damaged or not a MINDIR model ({str(e).strip().splitlines()[0][:160]})") \
                 from None
-        return cls(graph, precision, fixed_frames=input_frames(_mindir_input_shape(path), path))
+        backend = cls(graph, precision)
+        backend.settings = read_sidecar(path)
+        backend.fixed_frames = input_frames(_mindir_input_shape(path), path, backend.settings.features.n_mels)
+        return backend
 
     def load_weights(self, generator):
         """The net's parameters refreshed in place from `generator` (a compiled graph keeps reading

@@ -2,14 +2,16 @@
 import numpy as np
 
 from src.backends import BackendError, OnnxSourced, input_frames, require
+from src.settings import ZOO_SETTINGS
 
 
 class OnnxRuntimeBackend(OnnxSourced):
     name = package = "onnxruntime"
 
-    def __init__(self, model, source, precision="fp32", threads=0):
-        """model: a path or the serialized ONNX bytes; source names it in messages."""
+    def __init__(self, model, source, precision="fp32", threads=0, settings=ZOO_SETTINGS):
+        """model: a path or the serialized ONNX bytes; source names it in messages; settings: what it expects."""
         super().__init__(precision)
+        self.settings = settings
         ort = require("onnxruntime", self.name)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -21,7 +23,7 @@ class OnnxRuntimeBackend(OnnxSourced):
                 from None
         inp = self.session.get_inputs()[0]
         shape = [d if isinstance(d, int) else None for d in inp.shape]
-        self.fixed_frames = input_frames(shape, source)
+        self.fixed_frames = input_frames(shape, source, settings.features.n_mels)
         self.input_name = inp.name
 
     def __call__(self, normalized):

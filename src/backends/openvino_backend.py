@@ -11,6 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from src.backends import BackendError, OnnxSourced, input_frames, require
+from src.settings import ZOO_SETTINGS
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}  # also the openvino.Type attribute of each
 MAX_SHAPES = 4
@@ -19,9 +20,10 @@ MAX_SHAPES = 4
 class OpenVinoBackend(OnnxSourced):
     name = package = "openvino"
 
-    def __init__(self, model, source, precision="fp32", threads=0):
-        """model: a path or the serialized ONNX bytes; source names it in messages."""
+    def __init__(self, model, source, precision="fp32", threads=0, settings=ZOO_SETTINGS):
+        """model: a path or the serialized ONNX bytes; source names it in messages; settings: what it expects."""
         super().__init__(precision)
+        self.settings = settings
         ov = self.ov = require("openvino", self.name)
         self.core = ov.Core()
         try:
@@ -31,7 +33,7 @@ class OpenVinoBackend(OnnxSourced):
             raise BackendError(f"{source}: damaged or not an ONNX model ({_first_line(e)})") from None
         shape = self.model.inputs[0].get_partial_shape()
         dims = [d.get_length() if d.is_static else None for d in shape]
-        self.fixed_frames = input_frames(dims, source)
+        self.fixed_frames = input_frames(dims, source, settings.features.n_mels)
         self.source = source
         # Always explicit: on AMX CPUs OpenVINO's default is bf16, which would make fp32 inexact.
         self.config = {"INFERENCE_PRECISION_HINT": PRECISION_HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
