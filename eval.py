@@ -31,6 +31,7 @@ from src.audio import write_wav
 from src.backends import BACKENDS, PRECISIONS
 from src.cli import check_device_target, run_main
 from src.errors import ConfigError, OutputError
+from src.features import MelSettings
 from src.fileio import check_writable, remove_stale_temps, write_bytes, write_text
 from src.audio import check_representation
 from src.inputs import check_inputs, list_inputs, manifest_features, read_input
@@ -56,6 +57,7 @@ def check_config(cfg):
         if not ok:
             raise ConfigError(message)
     check_device_target(cfg.device_target)
+    MelSettings.from_config(cfg)  # the config's feature keys must make sense before they are compared
     representation = (cfg.mel_log, cfg.mel_spectrum)
     check_representation(representation)
     return representation
