@@ -1,4 +1,4 @@
-"""Export the generator of a checkpoint to MINDIR, AIR or ONNX (the zoo's export.py).
+"""Export the generator of a checkpoint to MINDIR, AIR or ONNX (the zoo's export.py), or to CKPT.
 
     python export.py --format MINDIR --checkpoint_path melgan.ckpt [--model_name melgan]
                      [--eval_length 240] [--dynamic_length True] [--verify]
@@ -6,12 +6,15 @@
 The model's input is the normalized log-mel `[1, mel_num, eval_length]` (the zoo's fixed window);
 `--dynamic_length True` makes the MINDIR's frame axis dynamic. ONNX is written directly from the
 checkpoint's weights (`src/onnx_graph.py`: Conv/LeakyRelu/Tanh, padding inside the convs), always
-with a dynamic frame axis `[N, 80, T]`, the graph onnxruntime and OpenVINO serve fastest. The
-checkpoint's settings (features, upsampling; src/settings.py) travel in the ONNX metadata, and in
-`NAME.mindir.json` (`NAME.air.json`) beside a MINDIR (AIR). `--verify` loads the exported file back (MINDIR through
-`mindspore.load` + `nn.GraphCell`, ONNX through onnxruntime) and compares with the checkpoint's
-output before the file gets its final name. The file is written under a temporary name and renamed,
-so an interrupted export never leaves a half-written model under the final name.
+with a dynamic frame axis `[N, mel_num, T]`, the graph onnxruntime and OpenVINO serve fastest. CKPT is
+the generator alone (17 MB; a training checkpoint also holds the discriminator and both optimizers,
+about 1 GB), the file to share.
+The checkpoint's settings (features, upsampling; src/settings.py) travel inside ONNX (metadata) and
+CKPT files, and in `NAME.mindir.json` (`NAME.air.json`) beside a MINDIR (AIR). `--verify` loads the
+exported file back (MINDIR through `mindspore.load` + `nn.GraphCell`, ONNX through onnxruntime, CKPT
+as a Generator) and compares with the checkpoint's output before the file gets its final name. The
+file is written under a temporary name and renamed, so an interrupted export never leaves a
+half-written model under the final name.
 """
 import os
 import sys
@@ -23,7 +26,7 @@ from src.errors import UserError
 from src.fileio import check_writable, remove_stale_temps, write_atomically, write_text
 from src.settings import check_declared, sidecar_path
 
-FORMATS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx"}
+FORMATS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx", "CKPT": ".ckpt"}
 # The seed documents `--format` and `--model_name`; config.yaml calls them file_format / file_name.
 ALIASES = {"--format": "--file_format", "--model_name": "--file_name"}
 VERIFY_TOLERANCE = 1e-4
@@ -83,6 +86,11 @@ def export_to(net, example, fmt, tmp):
         with open(tmp, "wb") as f:
             f.write(net.SerializeToString())
         return
+    if fmt == "CKPT":  # the generator alone with its settings: the file users share
+        from src.model import save_generator
+
+        save_generator(net, tmp, net.settings)
+        return
     directory, name = os.path.split(tmp)
     if not all(c.isalnum() or c in "@_-.:" for c in name):
         name = f".export.{os.getpid()}.tmp{FORMATS[fmt]}"  # a temp name remove_stale_temps knows
@@ -105,7 +113,13 @@ def verification_input(mel_num, frames, seed=0):
 
 
 def run_exported(path, fmt, mel):
-    """Run an exported MINDIR (mindspore.load + GraphCell) or ONNX (onnxruntime) file on `mel`."""
+    """Run an exported MINDIR (mindspore.load + GraphCell), ONNX (onnxruntime) or generator CKPT
+    (loaded back as a Generator from its own settings) file on `mel`."""
+    if fmt == "CKPT":
+        import mindspore as ms
+        from src.model import load_generator
+
+        return load_generator(path)(ms.Tensor(mel)).asnumpy()
     if fmt == "MINDIR":
         import mindspore as ms
 
@@ -168,7 +182,7 @@ def export(cfg):
     else:
         example = ms.Tensor(np.zeros((1, mel_num, cfg.eval_length), np.float32))
     net = generator
-    dynamic = cfg.dynamic_length or fmt == "ONNX"
+    dynamic = cfg.dynamic_length or fmt in ("ONNX", "CKPT")
     if fmt == "ONNX":
         from src import onnx_graph
 
@@ -197,7 +211,7 @@ def export(cfg):
                 for frames, diff in verify(tmp_path, fmt, generator, mel_num, lengths):
                     print(f"verify: {frames} frames, max |exported - checkpoint| = {diff:.3g} "
                           f"(<= {VERIFY_TOLERANCE:g})", flush=True)
-        if fmt != "ONNX":  # ONNX carries the settings in its metadata; MINDIR and AIR have no place for them
+        if fmt in ("MINDIR", "AIR"):  # ONNX and CKPT carry the settings inside; MINDIR and AIR have no place
             write_text(sidecar_path(path), settings.to_json() + "\n")
 
     write_atomically(path, write, extension=FORMATS[fmt])

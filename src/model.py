@@ -169,6 +169,15 @@ def count_parameters(net):
     return total
 
 
+def save_generator(generator, path, settings):
+    """The generator alone, as users share it (the zoo's public file has this layout), with the settings
+    it was trained for under src.settings.KEY so that the file says what it expects."""
+    from src.checkpoint import save_checkpoint  # pylint: disable=import-outside-toplevel
+    from src.settings import KEY  # pylint: disable=import-outside-toplevel
+
+    save_checkpoint(generator, path, append_dict={KEY: settings.to_json()})
+
+
 def load_generator(path, alpha=None):
     """A plain Generator in inference mode with the weights of a training, generator-only or public
     zoo checkpoint (src.checkpoint checks the file: one CheckpointError line otherwise), built for the
