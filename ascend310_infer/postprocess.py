@@ -20,6 +20,7 @@ sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 from src.audio import AudioError, write_wav  # noqa: E402
 from src.cli import run_main  # noqa: E402
+from src.features import ZOO  # noqa: E402
 from src.windows import merge_windows  # noqa: E402
 from preprocess import window_file  # noqa: E402  (ascend310_infer/preprocess.py, see above)
 
@@ -33,7 +34,7 @@ def read_meta(meta_path):
     try:
         with open(meta_path, encoding="utf-8") as f:
             meta = json.load(f)
-        return meta["eval_length"], meta["hop_size"], meta["utterances"]
+        return meta["eval_length"], meta["hop_size"], meta.get("sample_rate", ZOO.sample_rate), meta["utterances"]
     except OSError as e:
         raise AudioError(f"{meta_path}: cannot read ({e.strerror})") from None
     except (ValueError, KeyError, TypeError):
@@ -53,7 +54,7 @@ def read_window(path, samples):
 
 def postprocess(result_path, meta_path, output_path):
     """Write one WAV per utterance; returns the list of WAV paths."""
-    eval_length, hop_size, utterances = read_meta(meta_path)
+    eval_length, hop_size, sample_rate, utterances = read_meta(meta_path)
     samples = eval_length * hop_size
     written = []
     for name, info in sorted(utterances.items()):
@@ -61,7 +62,7 @@ def postprocess(result_path, meta_path, output_path):
                    for i in range(info["windows"])]
         audio = merge_windows(np.stack(windows), info["frames"], eval_length, hop_size)
         path = os.path.join(output_path, name + ".wav")
-        write_wav(path, audio)
+        write_wav(path, audio, sample_rate)
         written.append(path)
     return written
 

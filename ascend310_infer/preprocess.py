@@ -3,9 +3,12 @@
 Each mel `(80, T)` becomes the windows of `src.windows.split_windows` (SPEC §5: `eval_length`
 frames, overlap `eval_length // 8`, (mel + 5) / 5, the last window zero-padded), written as raw
 float32 `[1, 80, eval_length]` files `NAME_000.bin`, `NAME_001.bin`, ... that the C++ app reads.
-`windows.json` beside them records each utterance's frame and window counts for postprocess.py.
+`windows.json` beside them records each utterance's frame and window counts, the hop and the sample
+rate for postprocess.py. With `--model_path` the exported model's settings (`MODEL.mindir.json`,
+written by export.py) give the mel bands, hop and rate; without it (or without that file) the zoo's.
 
     python ascend310_infer/preprocess.py --mel_path DIR_OR_NPY --output_path BIN_DIR [--eval_length 240]
+                                         [--model_path MODEL.mindir]
 """
 import argparse
 import glob
@@ -23,7 +26,8 @@ from src.audio import load_mel, warn_if_not_log_mel  # noqa: E402
 from src.errors import AudioError, OutputError  # noqa: E402
 from src.fileio import write_atomically, write_text  # noqa: E402
 from src.cli import run_main  # noqa: E402
-from src.windows import HOP, split_windows  # noqa: E402
+from src.settings import ZOO_SETTINGS, read_sidecar  # noqa: E402
+from src.windows import split_windows  # noqa: E402
 
 META_NAME = "windows.json"
 
@@ -64,12 +68,13 @@ def remove_previous(output_path):
         pass  # nothing (readable) from before
 
 
-def preprocess(mel_path, output_path, eval_length=240, hop_size=HOP):
+def preprocess(mel_path, output_path, eval_length=240, settings=ZOO_SETTINGS):
     """Write the windows of every mel; returns the metadata written to windows.json."""
     if eval_length <= 0:
         raise AudioError(f"eval_length must be positive, got {eval_length}")
+    features = settings.features
     files = mel_files(mel_path)
-    mels = [(os.path.splitext(os.path.basename(f))[0], load_mel(f)) for f in files]  # validate all first
+    mels = [(os.path.splitext(os.path.basename(f))[0], load_mel(f, features.n_mels)) for f in files]  # all first
     warned = set()
     for f, (_, mel) in zip(files, mels):
         warn_if_not_log_mel(mel, f, warned)
@@ -78,7 +83,8 @@ def preprocess(mel_path, output_path, eval_length=240, hop_size=HOP):
     except OSError as e:
         raise OutputError(f"{output_path}: cannot create the output folder ({e.strerror})") from None
     remove_previous(output_path)
-    meta = {"eval_length": eval_length, "hop_size": hop_size, "utterances": {}}
+    meta = {"eval_length": eval_length, "hop_size": features.hop, "sample_rate": features.sample_rate,
+            "n_mels": features.n_mels, "utterances": {}}
     for name, mel in mels:
         windows = split_windows(mel, eval_length)
         for i, window in enumerate(windows):
@@ -93,11 +99,13 @@ def main(argv=None):
     parser.add_argument("--mel_path", required=True, help="a log-mel .npy or a folder of them")
     parser.add_argument("--output_path", required=True, help="folder for the .bin windows and windows.json")
     parser.add_argument("--eval_length", type=int, default=240, help="frames per window (the model's input)")
+    parser.add_argument("--model_path", default="", help="the exported MINDIR: its settings file gives bands, hop, rate")
     args = parser.parse_args(argv)
-    meta = run_main(lambda: preprocess(args.mel_path, args.output_path, args.eval_length))
+    meta = run_main(lambda: preprocess(args.mel_path, args.output_path, args.eval_length,
+                                       read_sidecar(args.model_path) if args.model_path else ZOO_SETTINGS))
     count = sum(u["windows"] for u in meta["utterances"].values())
     print(f"preprocess: {len(meta['utterances'])} mel file(s) -> {count} window(s) of "
-          f"[1, 80, {args.eval_length}] in {args.output_path}")
+          f"[1, {meta['n_mels']}, {args.eval_length}] in {args.output_path}")
 
 
 if __name__ == "__main__":

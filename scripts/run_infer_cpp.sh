@@ -47,7 +47,7 @@ step() {
 
 step build bash "$ROOT/ascend310_infer/build.sh"
 step preprocess "$PY" "$ROOT/ascend310_infer/preprocess.py" --mel_path "$DATA_PATH" \
-    --output_path "$OUT/preprocess_Result" --eval_length "$EVAL_LENGTH"
+    --output_path "$OUT/preprocess_Result" --eval_length "$EVAL_LENGTH" --model_path "$MODEL_PATH"
 
 # The Lite 2.0 runtime fetched by build.sh reads older MINDIR files only: give it a converted copy
 # (the exported model itself stays the standard MINDIR).

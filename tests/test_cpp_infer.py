@@ -19,10 +19,11 @@ import mindspore as ms
 
 import export
 from src.audio import write_wav
-from src.checkpoint import load_into, read_checkpoint, save_checkpoint
+from src.features import MelSettings
 from src.inference import Vocoder
+from src.model import Generator, load_generator, save_generator
+from src.settings import ModelSettings
 from src.windows import split_windows
-from src.model import Generator
 from src.model_utils.config import get_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,13 +60,8 @@ def work(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def generator(work):
-    ms.set_seed(11)
-    ckpt = str(work / "melgan_random.ckpt")
-    save_checkpoint(Generator(0.2), ckpt)
-    net = load_into(Generator(0.2), read_checkpoint(ckpt), ckpt, "generator")
-    net.set_train(False)
-    return ckpt, net
+def generator(zoo_ckpt, zoo_generator):
+    return zoo_ckpt, zoo_generator
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +174,27 @@ def test_dynamic_frame_axis_model_in_cpp(app, work, generator, mels, tmp_path):
     for name in FRAMES:
         write_wav(str(reference / f"{name}.wav"), vocoder(np.load(mels / f"{name}.npy")))
     assert_wavs_match(out / "wav", reference)
+
+
+def test_other_sample_rate_and_hop_in_cpp(app, tmp_path):
+    """A 24 kHz, hop-300 model: the exported MINDIR's settings file tells the host steps its hop and rate."""
+    settings = ModelSettings(MelSettings(sample_rate=24000, hop=300, fmax=12000.0), (5, 5, 4, 3))
+    ms.set_seed(2)
+    ckpt = str(tmp_path / "g24k.ckpt")
+    save_generator(Generator(arch=settings.arch()), ckpt, settings)
+    model = export.export(get_config(["--checkpoint_path", ckpt, "--file_name", str(tmp_path / "g24k"),
+                                      "--dynamic_length", "True"]))
+    mels = tmp_path / "mels"
+    mels.mkdir()
+    np.save(mels / "a.npy", np.random.default_rng(1).uniform(-11.5, 1.5, (80, 150)).astype(np.float32))
+    out = tmp_path / "run"
+    result = script(model, mels, "CPU", cwd=tmp_path, env={"INFER_OUTPUT": str(out), "EVAL_LENGTH": "64"})
+    assert result.returncode == 0, result.stderr
+    write_wav(str(tmp_path / "python.wav"), Vocoder(load_generator(ckpt), mode="window", eval_length=64)(
+        np.load(mels / "a.npy")), 24000)
+    (got, rate), (want, _) = (sf.read(str(p), dtype="int16") for p in (out / "wav" / "a.wav", tmp_path / "python.wav"))
+    assert rate == 24000 and got.shape == want.shape == (150 * 300,)
+    assert np.max(np.abs(got.astype(np.int32) - want)) <= 1 and np.std(want) > 100
 
 
 def script(*args, cwd, env=None):
