@@ -151,3 +151,51 @@ def test_errors_name_the_problem(tmp_path, train_dir):
     os.remove(os.path.join(bad, "mel", "utt001.npy"))
     with pytest.raises(DatasetError, match=r"utt001\.wav: no matching mel"):
         create_dataset(bad, 1, 8)
+
+
+def _gta_folder(root, offsets):
+    """An acoustic model's teacher-forced mels, simulated: each utterance's mel with `offset` frames more
+    (the last frames repeated) or fewer, and distinguishable values (so a window shows where it came from)."""
+    gta = os.path.join(root, "gta")
+    for i, offset in enumerate(offsets):
+        mel = np.load(os.path.join(root, "mel", f"utt{i:03d}.npy")) + 0.5
+        mel = np.concatenate([mel, np.repeat(mel[:, -1:], offset, axis=1)], axis=1) if offset >= 0 else mel[:, :offset]
+        save_npy(os.path.join(gta, f"utt{i:03d}.npy"), mel.astype(np.float32))
+    return gta
+
+
+def test_gta_mels_within_tolerance_are_fitted_by_the_stated_rule(tmp_path):
+    root = make_train_folder(tmp_path, [3000, 3000, 3000])  # 12 frames each; train_length 16 sees them all
+    gta = _gta_folder(root, [2, -2, 0])
+    pairs = scan_pairs(root, gta_mel_path=gta)
+    assert [(p.frames, p.mel_frames) for p in pairs] == [(12, 14), (12, 10), (12, 12)]
+    src = MelGANSource(pairs, train_length=16)
+    for index in range(3):
+        mel = src.read_window(index, 0)[0]
+        want = np.load(os.path.join(root, "mel", f"utt{index:03d}.npy")) + 0.5
+        if index == 1:  # two frames short: the last one repeated up to the audio's 12
+            want = np.concatenate([want[:, :10], np.repeat(want[:, 9:10], 2, axis=1)], axis=1)
+        np.testing.assert_allclose(mel[:, :12], normalize_mel(want), atol=1e-6)  # longer: cut at 12
+        np.testing.assert_allclose(mel[:, 12:], (MEL_PAD_VALUE + 5) / 5)  # past the audio: as any short clip
+
+
+def test_gta_mels_beyond_tolerance_or_missing_stop_naming_the_file(tmp_path):
+    root = make_train_folder(tmp_path, [3000, 3000])
+    gta = _gta_folder(root, [3, 0])
+    with pytest.raises(DatasetError, match=r"utt000\.npy has 15 \(GTA mels may differ by up to 2\)"):
+        scan_pairs(root, gta_mel_path=gta)
+    os.remove(os.path.join(gta, "utt000.npy"))
+    with pytest.raises(DatasetError, match=r"utt000\.wav: no matching mel .*gta"):
+        scan_pairs(root, gta_mel_path=gta)
+    with pytest.raises(DatasetError, match="gta_mel_path"):
+        scan_pairs(root, gta_mel_path=str(tmp_path / "nowhere"))
+
+
+def test_mel_noise_is_off_by_default_and_reproducible(tmp_path):
+    root = make_train_folder(tmp_path, [9000, 9000])
+    clean = MelGANSource(scan_pairs(root), train_length=16, seed=3)[1]
+    noisy = MelGANSource(scan_pairs(root), train_length=16, seed=3, mel_noise_std=0.05)
+    first, again = noisy[1], noisy[1]
+    np.testing.assert_array_equal(first[0], again[0])  # same (seed, epoch, index): same noise
+    np.testing.assert_array_equal(first[1], clean[1])  # audio untouched
+    assert 0.04 < np.std(first[0] - clean[0]) < 0.06
