@@ -105,7 +105,7 @@ def summarize(rows):
     return mean
 
 
-def write_report(output_path, rows):
+def write_report(output_path, rows, sample_rate):
     """report.csv + report.json (atomic), and the table on stdout."""
     mean = summarize(rows)
     text = io.StringIO()
@@ -117,7 +117,7 @@ def write_report(output_path, rows):
     notes = {"rtf": "synthesis time / audio duration; the mean leaves out calls that compiled a new graph shape "
                     "(unless every call did)",
              "mcd_db": f"mel-cepstral distortion in dB, SPTK mel-cepstra c1..c{metrics.MCD_COEFFS} (alpha "
-                       f"{metrics.MCD_ALPHA}), frames paired by index; a few dB for a good vocoder",
+                       f"{metrics.mcep_alpha(sample_rate)}), frames paired by index; a few dB for a good vocoder",
              "stoi": "None when pystoi is not installed", "pesq_wb": "None when pesq is not installed",
              "mos_est": "estimated MOS (DNSMOS P.835 OVRL, ~1..5) of the synthesized audio: a learned, "
                         "non-intrusive estimate, not a listening test; it scores espeak-ng speech lower than "
@@ -180,7 +180,7 @@ def run(cfg):
             ref_mel = features.log_mel(reference) if reference is not None else mel
             plot_spectrograms(os.path.join(cfg.output_path, name + ".png"), ref_mel, features.log_mel(audio), name,
                               features.log_min)
-    write_report(cfg.output_path, rows)
+    write_report(cfg.output_path, rows, features.sample_rate)
     print(f"wrote {len(rows)} file(s) to {cfg.output_path}")
     return rows
 

@@ -51,10 +51,17 @@ def log_mel_l1(reference, synthesized, features=ZOO):
     return float(np.mean(np.abs(features.log_mel(ref) - features.log_mel(syn))))
 
 
-def mel_cepstrum(audio, order=MCD_COEFFS, alpha=MCD_ALPHA, features=ZOO):
+def mcep_alpha(sample_rate):
+    """The all-pass constant that makes SPTK's frequency warping closest to the mel scale at this rate
+    (0.455 at 22.05 kHz; pysptk.util.mcepalpha)."""
+    return MCD_ALPHA if sample_rate == ZOO.sample_rate else round(float(pysptk.util.mcepalpha(sample_rate)), 3)
+
+
+def mel_cepstrum(audio, order=MCD_COEFFS, alpha=None, features=ZOO):
     """(frames, order) SPTK mel-cepstra c1..c_order, one frame per mel frame of `features` (centred,
     reflect-padded, 1 + samples // hop frames of n_fft samples)."""
     n_fft = features.n_fft
+    alpha = mcep_alpha(features.sample_rate) if alpha is None else alpha
     x = np.pad(np.asarray(audio, dtype=np.float64), n_fft // 2, mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::features.hop] * pysptk.blackman(n_fft)
     return np.stack([pysptk.mcep(f, order, alpha, etype=1, eps=_MCEP_EPS)[1:] for f in frames])
