@@ -50,7 +50,7 @@ def run(args, log_path):
 
 
 def last_checkpoint(folder):
-    from src.trainer import list_checkpoints  # pylint: disable=import-outside-toplevel
+    from src.checkpoint import list_checkpoints  # pylint: disable=import-outside-toplevel
     paths = list_checkpoints(folder, "melgan")
     if not paths:
         raise SystemExit(f"error: {folder}: no checkpoint written")
@@ -82,7 +82,8 @@ def fast_runs(args, data, fast):
     if not os.path.isfile(os.path.join(fast, "done")):
         with open(os.path.join(fast, "warmup_done"), encoding="utf-8") as f:
             warm = f.read().strip()
-        warm_steps = int(os.path.basename(warm).rsplit("_", 1)[1].split(".")[0])
+        from src.checkpoint import checkpoint_step  # pylint: disable=import-outside-toplevel
+        warm_steps = checkpoint_step(warm, "melgan")
         # Resumed with the warm-up ending at its last step: the discriminator joins from there.
         run(["train.py", "--config_path", "config_fast.yaml", *data, *COMMON, "--max_train_cpu_seconds",
              str(2 * args.budget), "--generator_warmup_steps", str(warm_steps), "--eval_every",

@@ -1,11 +1,15 @@
 """Checkpoint files: atomic, checksummed saving and strict loading.
 
-Layout of a training checkpoint (written by train.py): generator and discriminator parameters
+Training checkpoints are named `{prefix}-{epoch}_{step}.ckpt` (MindSpore's scheme, as the zoo's
+`melgan_20-215_176000.ckpt`); `list_checkpoints` and `prune_checkpoints` find and thin them.
+
+Layout of a training checkpoint (written by src/training.py): generator and discriminator parameters
 under their zoo names (`conv1d_1.conv.weight`, `dis1.conv2.0.conv.weight`, ...), optimizer states
 under `optimizer_g.` / `optimizer_d.`, and scalars `epoch`, `step`, `loss_scale`. The zoo's public
 generator-only checkpoint is the same names without the rest, so one loader serves both.
 """
 import os
+import re
 
 import mindspore as ms
 from mindspore.train import serialization as _serialization
@@ -122,3 +126,35 @@ def scalar(params, key, default=None):
         return value.item()
     except AttributeError:
         return value
+
+
+def checkpoint_name(prefix, epoch, step):
+    """MindSpore's naming: {prefix}-{epoch}_{step}.ckpt (as melgan_20-215_176000.ckpt)."""
+    return f"{prefix}-{epoch}_{step}.ckpt"
+
+
+def checkpoint_step(path, prefix):
+    """The step in a `{prefix}-{epoch}_{step}.ckpt` name, None for any other name."""
+    match = re.match(re.escape(prefix) + r"-(\d+)_(\d+)\.ckpt$", os.path.basename(str(path)))
+    return int(match.group(2)) if match else None
+
+
+def list_checkpoints(directory, prefix):
+    """The `{prefix}-{epoch}_{step}.ckpt` files in `directory`, oldest (lowest step) first."""
+    found = []
+    for name in os.listdir(directory) if os.path.isdir(directory) else []:
+        step = checkpoint_step(name, prefix)
+        if step is not None:
+            found.append((step, name))
+    return [os.path.join(directory, name) for _, name in sorted(found)]
+
+
+def prune_checkpoints(directory, prefix, keep):
+    """Remove the oldest checkpoints beyond `keep` (keep <= 0 keeps all); returns the removed paths."""
+    if keep <= 0:
+        return []
+    paths = list_checkpoints(directory, prefix)
+    removed = paths[:-keep] if len(paths) > keep else []
+    for path in removed:
+        os.remove(path)
+    return removed

@@ -7,6 +7,7 @@ target the installed MindSpore cannot use is refused before MindSpore's context 
 Only `src.errors.UserError` (and an OSError about a named file: a full disk, a read-only folder)
 is turned into one line; any other exception is a bug and keeps its traceback.
 """
+import logging
 import sys
 
 from src.errors import ConfigError, UserError, first_line
@@ -44,13 +45,20 @@ def installed_devices():
     import mindspore as ms
 
     found = []
-    for target in DEVICE_TARGETS:
-        try:
-            ok = ms.hal.is_available(target)
-        except Exception:  # pylint: disable=broad-except  (older or newer API: treat as absent)
-            ok = target == "CPU"
-        if ok:
-            found.append(target)
+    # is_available logs two warnings per missing backend (plugin load errors); the ConfigError
+    # below says the same in one line.
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        for target in DEVICE_TARGETS:
+            try:
+                ok = ms.hal.is_available(target)
+            except Exception:  # pylint: disable=broad-except  (older or newer API: treat as absent)
+                ok = target == "CPU"
+            if ok:
+                found.append(target)
+    finally:
+        logging.disable(previous)
     return found
 
 

@@ -1,7 +1,7 @@
 """MelGAN losses (SPEC §4): least-squares GAN plus feature matching.
 
-Both take the MultiDiscriminator's outputs: a tuple over scales of 7-tuples
-(6 feature maps, then the score map).
+The MultiDiscriminator's outputs are a tuple over scales of 7-tuples (6 feature maps, then the
+score map): GeneratorLoss takes them whole, DiscriminatorLoss the score maps alone.
 """
 import mindspore.nn as nn
 import mindspore.ops as ops
@@ -13,12 +13,14 @@ def msq(x):
 
 
 class DiscriminatorLoss(nn.Cell):
-    """L_D = sum_k msq(s_k(fake)) + msq(s_k(real) - 1); callers pass fake from a detached G."""
+    """L_D = sum_k msq(s_k(fake)) + msq(s_k(real) - 1), on the score maps s_k (each scale's last
+    output); callers pass fake from a detached G. Training's DiscriminatorWithLoss (src/trainer.py)
+    computes it on one 2B pass of the discriminator."""
 
-    def construct(self, fake_outputs, real_outputs):
+    def construct(self, fake_scores, real_scores):
         loss = 0.0
-        for fake, real in zip(fake_outputs, real_outputs):
-            loss = loss + msq(fake[-1]) + msq(real[-1] - 1.0)
+        for fake, real in zip(fake_scores, real_scores):
+            loss = loss + msq(fake) + msq(real - 1.0)
         return loss
 
 

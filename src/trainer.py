@@ -8,17 +8,18 @@ compiled cell: the discriminator is not run and its optimizer state does not mov
 Each step cell scales the loss with `mindspore.amp.DynamicLossScaler`, unscales the gradients,
 checks them with `mindspore.amp.all_finite` (works on CPU, GPU and Ascend, unlike the zoo's NPU
 float-status ops) and skips the update when they are not finite, which also lowers the scale.
-"""
-import os
-import re
 
+The training loop around these (resume, logging, saving, learning curve) is src/training.py;
+checkpoint files and their names are src/checkpoint.py.
+"""
 import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
 from mindspore import amp
 
-from src.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint, scalar
-from src.loss import GeneratorLoss, msq
+from src.checkpoint import load_into, read_checkpoint, save_checkpoint, scalar
+from src.errors import CheckpointError, ConfigError
+from src.loss import DiscriminatorLoss, GeneratorLoss
 from src.model import Generator, MultiDiscriminator
 from src.spectral_loss import build_spectral_loss
 
@@ -32,9 +33,33 @@ def resolve_amp_level(amp_level, device_target):
     """`auto` -> O0 (fp32) on CPU, where fp16 runs ~2.2x slower; O2 (fp16, the zoo's) on GPU/Ascend."""
     if amp_level not in AMP_LEVELS:
         # O1 is refused on purpose: MindSpore 2.10's O1 rewrite of nn.LeakyReLU fails (NameError).
-        raise ValueError(f"amp_level must be one of {', '.join(AMP_LEVELS)}, got {amp_level!r}")
+        raise ConfigError(f"config: amp_level must be one of {', '.join(AMP_LEVELS)} (O1 fails on nn.LeakyReLU "
+                          f"in MindSpore 2.10), got {amp_level!r} (see config.yaml)")
     if amp_level == "auto":
         return "O0" if device_target == "CPU" else "O2"
+    return amp_level
+
+
+def check_recipe(cfg):
+    """ConfigError (one line naming the key) for recipe keys the trainer cannot honour; returns the
+    resolved amp level. Cheap: src.training checks it before any network is built."""
+    amp_level = resolve_amp_level(cfg.amp_level, cfg.device_target)
+    checks = [
+        (cfg.lr_g > 0 and cfg.lr_d > 0, "lr_g and lr_d must be > 0"),
+        (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, "beta1 and beta2 must be in [0, 1)"),
+        (cfg.loss_scale >= 1, "loss_scale must be >= 1"),
+        (cfg.loss_scale_factor >= 1 and cfg.loss_scale_window >= 1,
+         "loss_scale_factor and loss_scale_window must be >= 1"),
+        (min(cfg.stft_loss_weight, cfg.mel_loss_weight, cfg.adv_weight, cfg.feat_weight) >= 0,
+         "stft_loss_weight, mel_loss_weight, adv_weight and feat_weight must be >= 0"),
+        (cfg.generator_warmup_steps >= 0, "generator_warmup_steps must be >= 0"),
+        (cfg.generator_warmup_steps == 0 or cfg.stft_loss_weight > 0 or cfg.mel_loss_weight > 0,
+         "generator_warmup_steps needs stft_loss_weight > 0 or mel_loss_weight > 0 "
+         "(the warm-up trains G on the spectral loss alone)"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"config: {message} (see config.yaml)")
     return amp_level
 
 
@@ -101,25 +126,28 @@ class GeneratorSpectralLoss(nn.Cell):
 
 
 class DiscriminatorWithLoss(nn.Cell):
-    """L_D on a fake waveform produced (without gradient) by the generator, and the real one.
+    """src.loss.DiscriminatorLoss on a fake waveform produced (without gradient) by the generator,
+    and the real one.
 
-    Fake and real go through the discriminator as one batch of 2B: the same numbers as two passes
-    (no batch statistics), but MindSpore's CPU convolution gradients then need their weight-sized
-    work buffers once instead of twice (measured: this graph's memory 2.5 -> 1.7 GB at batch 4).
+    Fake and real go through the discriminator as one batch of 2B, whose score maps are split
+    again: the same numbers as two passes (no batch statistics), but MindSpore's CPU convolution
+    gradients then need their weight-sized work buffers once instead of twice (measured: this
+    graph's memory 2.5 -> 1.7 GB at batch 4).
     """
 
     def __init__(self, discriminator):
         super().__init__(auto_prefix=False)
         self.discriminator = discriminator
+        self.loss = DiscriminatorLoss()
 
     def construct(self, fake, wav):
         batch = fake.shape[0]
         outputs = self.discriminator(ops.concat((fake, wav), 0))
-        loss = 0.0
+        fake_scores, real_scores = (), ()
         for scale in outputs:
-            score = scale[-1]
-            loss = loss + msq(score[:batch]) + msq(score[batch:] - 1.0)
-        return loss
+            fake_scores += (scale[-1][:batch],)
+            real_scores += (scale[-1][batch:],)
+        return self.loss(fake_scores, real_scores)
 
 
 class ScaledTrainStep(nn.Cell):
@@ -204,13 +232,22 @@ def _optimizer_state(optimizer):
 
 
 class MelGANTrainer:
-    """Networks, optimizers, step cells and the checkpointed state of one training run."""
+    """Networks, optimizers, step cells and the checkpointed state of one training run.
 
-    def __init__(self, cfg, group_size=1):
+    `generator` and `discriminator` are the networks to train (default: the zoo's, built here);
+    tests pass a narrower discriminator (src.architecture's DISCRIMINATOR.narrowed). The networks,
+    losses and optimizers follow `cfg`; the loop's own keys (steps, saving, ...) are read by
+    src.training.train.
+    """
+
+    def __init__(self, cfg, group_size=1, generator=None, discriminator=None):
         self.cfg = cfg
-        self.amp_level = resolve_amp_level(cfg.amp_level, cfg.device_target)
-        self.generator = Generator(cfg.leaky_alpha)
-        self.discriminator = MultiDiscriminator()
+        self.group_size = group_size
+        self.amp_level = check_recipe(cfg)
+        spectral = build_spectral_loss(cfg)
+        self.warmup_steps = int(cfg.generator_warmup_steps)
+        self.generator = Generator(cfg.leaky_alpha) if generator is None else generator
+        self.discriminator = MultiDiscriminator() if discriminator is None else discriminator
         if cfg.device_target == "CPU":
             use_lean_leaky_relu(self.generator)
             use_lean_leaky_relu(self.discriminator)
@@ -220,11 +257,6 @@ class MelGANTrainer:
             d_net = amp.auto_mixed_precision(d_net, self.amp_level)
         self.opt_g, self.opt_d = build_optimizers(self.generator, self.discriminator, cfg)
         self.scaler_g, self.scaler_d = _named_scaler(cfg, ""), _named_scaler(cfg, "_d")
-        spectral = build_spectral_loss(cfg)
-        self.warmup_steps = int(cfg.generator_warmup_steps)
-        if self.warmup_steps > 0 and spectral is None:
-            raise ValueError("config: generator_warmup_steps needs stft_loss_weight > 0 or mel_loss_weight > 0 "
-                             "(the warm-up trains G on the spectral loss alone)")
         self.g_step = GeneratorTrainStep(GeneratorWithLoss(g_net, d_net, spectral, cfg.adv_weight, cfg.feat_weight),
                                          self.opt_g, self.scaler_g, group_size)
         # Same optimizer and scaler as g_step: the warm-up is the first part of G's one training run.
@@ -237,8 +269,8 @@ class MelGANTrainer:
                 cell.set_train()
         self.epoch = 1          # the epoch being trained (1-based, as logged)
         self.step = 0           # optimizer iterations completed, over all epochs
-        self.skipped = 0        # steps (G or D) skipped for non-finite gradients in this run
-        self.cpu_seconds = 0.0  # process CPU time spent training, over all runs (train.py's clock)
+        self.skipped = 0        # steps (G or D) skipped for non-finite gradients by this object
+        self.cpu_seconds = 0.0  # process CPU time spent training, over all runs (src.training's clock)
 
     @property
     def in_warmup(self):
@@ -283,76 +315,54 @@ class MelGANTrainer:
             "loss_scale_counter_d": int(self.scaler_d.counter.asnumpy()),
         })
 
-    def restore(self, path):
-        """Load a checkpoint. A full training checkpoint resumes everything (returns "resume");
-        a generator-only one (like the zoo's public file) loads G for fine-tuning ("finetune")."""
-        params = read_checkpoint(path)
-        load_into(self.generator, params, path, "generator")
-        if not any(k.startswith("optimizer_g.") for k in params):
+    def restore(self, path, params=None):
+        """Load a checkpoint (`params`: its contents, when already read with read_checkpoint).
+        A full training checkpoint resumes everything (returns "resume"); a generator-only one
+        (like the zoo's public file) loads G, and D when it holds it, for fine-tuning ("finetune").
+        Every missing or misshapen entry is found before anything is loaded."""
+        params = read_checkpoint(path) if params is None else params
+        if not is_training_checkpoint(params):
+            load_into(self.generator, params, path, "generator")
             if any(k.startswith("dis1.") for k in params):
                 load_into(self.discriminator, params, path, "discriminator")
             return "finetune"
+        states = [(param, _state_value(params, prefix + key, param, path))
+                  for prefix, opt in (("optimizer_g.", self.opt_g), ("optimizer_d.", self.opt_d))
+                  for key, param in _optimizer_state(opt)]
+        load_into(self.generator, params, path, "generator")
         load_into(self.discriminator, params, path, "discriminator")
-        for prefix, opt in (("optimizer_g.", self.opt_g), ("optimizer_d.", self.opt_d)):
-            _load_state(_optimizer_state(opt), params, prefix, path)
+        for param, value in states:
+            _assign(param, value.asnumpy())
         self.epoch = int(scalar(params, "epoch", 1))
         self.step = int(scalar(params, "step", 0))
         self.cpu_seconds = float(scalar(params, "train_cpu_seconds", 0.0))
         scale = scalar(params, "loss_scale", self.cfg.loss_scale)
         for scaler, suffix in ((self.scaler_g, ""), (self.scaler_d, "_d")):
-            scaler.scale_value.set_data(ms.Tensor(float(scalar(params, "loss_scale" + suffix, scale)), ms.float32))
-            scaler.counter.set_data(ms.Tensor(int(scalar(params, "loss_scale_counter" + suffix, 0)), ms.int32))
+            _assign(scaler.scale_value, float(scalar(params, "loss_scale" + suffix, scale)))
+            _assign(scaler.counter, int(scalar(params, "loss_scale_counter" + suffix, 0)))
         return "resume"
 
 
-def _load_state(items, params, prefix, path):
-    """Copy optimizer state from the checkpoint; anything missing or misshapen is an error."""
-    for key, param in items:
-        name = prefix + key
-        if name not in params:
-            raise CheckpointError(f"{path}: optimizer state '{name}' missing from the checkpoint")
-        value = params[name]
-        value = value.data if isinstance(value, ms.Parameter) else value
-        if tuple(value.shape) != tuple(param.shape):
-            raise CheckpointError(f"{path}: optimizer state '{name}' has shape {tuple(value.shape)}, "
-                                  f"expected {tuple(param.shape)}")
-        param.set_data(ms.Tensor(value.asnumpy(), param.dtype))
+def _assign(param, value):
+    """Write `value` into `param` in place. Parameter.set_data swaps the tensor instead, and a step
+    already compiled keeps updating the old one for scalar state (measured: Adam's beta powers and
+    global_step after restoring a trainer that had trained), so a restore would be lost."""
+    ops.assign(param, ms.Tensor(value, param.dtype))
 
 
-def checkpoint_name(prefix, epoch, step):
-    """MindSpore's naming: {prefix}-{epoch}_{step}.ckpt (as melgan_20-215_176000.ckpt)."""
-    return f"{prefix}-{epoch}_{step}.ckpt"
+def is_training_checkpoint(params):
+    """A full training state (resumable), not a generator-only file (SPEC §7)."""
+    return any(k.startswith("optimizer_g.") for k in params)
 
 
-def list_checkpoints(directory, prefix):
-    """This run's checkpoints in `directory`, oldest (lowest step) first."""
-    pattern = re.compile(re.escape(prefix) + r"-(\d+)_(\d+)\.ckpt$")
-    found = []
-    for name in os.listdir(directory) if os.path.isdir(directory) else []:
-        match = pattern.match(name)
-        if match:
-            found.append((int(match.group(2)), int(match.group(1)), os.path.join(directory, name)))
-    return [path for _, _, path in sorted(found)]
+def _state_value(params, name, param, path):
+    """The checkpoint's tensor for optimizer state `name`; missing or misshapen is an error."""
+    if name not in params:
+        raise CheckpointError(f"{path}: optimizer state '{name}' missing from the checkpoint")
+    value = params[name]
+    value = value.data if isinstance(value, ms.Parameter) else value
+    if tuple(value.shape) != tuple(param.shape):
+        raise CheckpointError(f"{path}: optimizer state '{name}' has shape {tuple(value.shape)}, "
+                              f"expected {tuple(param.shape)}")
+    return value
 
-
-def remove_stale_temp_files(directory, prefix):
-    """Delete temp files of saves that were killed midway (src.checkpoint's `.NAME.XXXX.tmp`);
-    each is as large as a checkpoint. Call at start, before this run saves anything."""
-    pattern = re.compile(r"\." + re.escape(prefix) + r"-\d+_\d+\.ckpt\..+\.tmp(\.ckpt)?$")
-    removed = []
-    for name in os.listdir(directory) if os.path.isdir(directory) else []:
-        if pattern.match(name):
-            os.remove(os.path.join(directory, name))
-            removed.append(name)
-    return removed
-
-
-def prune_checkpoints(directory, prefix, keep):
-    """Remove the oldest checkpoints beyond `keep` (keep <= 0 keeps all)."""
-    if keep <= 0:
-        return []
-    paths = list_checkpoints(directory, prefix)
-    removed = paths[:-keep] if len(paths) > keep else []
-    for path in removed:
-        os.remove(path)
-    return removed

@@ -1,11 +1,13 @@
-"""Checkpoints: public names load with nothing missing; damage and foreign files are refused."""
+"""Checkpoints: public names load with nothing missing; damage and foreign files are refused;
+training checkpoints' names, listing and pruning."""
 import os
 
 import numpy as np
 import pytest
 import mindspore as ms
 
-from src.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint, scalar
+from src.checkpoint import (CheckpointError, checkpoint_name, checkpoint_step, list_checkpoints, load_into,
+                            prune_checkpoints, read_checkpoint, save_checkpoint, scalar)
 from src.model import Generator
 from tests.damage import damage_file
 from tests.spec_reference import SPEC_G_NAMES
@@ -103,3 +105,20 @@ def test_size_check_counts_reclaimable_page_cache():
     got = serialization._get_available_memory()
     assert abs(got - meminfo["MemAvailable"]) < 0.05 * meminfo["MemTotal"]
     assert got >= meminfo["MemFree"] - 0.05 * meminfo["MemTotal"]
+
+
+def test_names_list_oldest_first_and_prune_keeps_the_newest(tmp_path):
+    assert checkpoint_name("melgan", 20, 176000) == "melgan-20_176000.ckpt"
+    assert checkpoint_step("out/melgan-20_176000.ckpt", "melgan") == 176000
+    assert checkpoint_step("melgan_20-215_176000.ckpt", "melgan") is None  # the zoo's public file: no run of ours
+    for epoch, step in [(3, 40), (1, 10), (3, 30), (2, 20)]:
+        (tmp_path / checkpoint_name("melgan", epoch, step)).write_bytes(b"x")
+    (tmp_path / "other-1_5.ckpt").write_bytes(b"x")
+    (tmp_path / "melgan-1_5.ckpt.bak").write_bytes(b"x")
+    removed = prune_checkpoints(str(tmp_path), "melgan", 2)
+    assert [os.path.basename(p) for p in removed] == ["melgan-1_10.ckpt", "melgan-2_20.ckpt"]
+    assert [os.path.basename(p) for p in list_checkpoints(str(tmp_path), "melgan")] == ["melgan-3_30.ckpt",
+                                                                                         "melgan-3_40.ckpt"]
+    assert prune_checkpoints(str(tmp_path), "melgan", 0) == []  # keep_checkpoint_max 0 keeps all
+    assert sorted(os.listdir(tmp_path)) == ["melgan-1_5.ckpt.bak", "melgan-3_30.ckpt", "melgan-3_40.ckpt",
+                                            "other-1_5.ckpt"]

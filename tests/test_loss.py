@@ -27,11 +27,32 @@ def test_msq_is_batch_mean_of_sum():
     assert abs(float(msq(ms.Tensor(x)).asnumpy()) - 7.0) < 1e-6
 
 
+def _scores(outputs):
+    return tuple(ms.Tensor(scale[-1]) for scale in outputs)
+
+
 def test_discriminator_loss_by_hand():
     rng = np.random.default_rng(0)
     fake, real = _outputs(rng), _outputs(rng)
     want = sum(_msq_np(f[-1]) + _msq_np(r[-1] - 1.0) for f, r in zip(fake, real))
-    got = float(DiscriminatorLoss()(_to_ms(fake), _to_ms(real)).asnumpy())
+    got = float(DiscriminatorLoss()(_scores(fake), _scores(real)).asnumpy())
+    assert abs(got - want) < 1e-4 * max(1.0, abs(want))
+
+
+def test_training_discriminator_loss_is_the_loss_of_two_passes():
+    """Training's DiscriminatorWithLoss runs fake and real through D as one 2B batch and applies
+    DiscriminatorLoss to the split score maps: the same value as two separate passes."""
+    from src.architecture import DISCRIMINATOR  # pylint: disable=import-outside-toplevel
+    from src.model import MultiDiscriminator  # pylint: disable=import-outside-toplevel
+    from src.trainer import DiscriminatorWithLoss  # pylint: disable=import-outside-toplevel
+
+    ms.set_seed(0)
+    discriminator = MultiDiscriminator(arch=DISCRIMINATOR.narrowed(16))
+    rng = np.random.default_rng(3)
+    fake, wav = (ms.Tensor(rng.uniform(-0.5, 0.5, (2, 1, 2048)).astype(np.float32)) for _ in range(2))
+    want = sum(_msq_np(f[-1].asnumpy()) + _msq_np(r[-1].asnumpy() - 1.0)
+               for f, r in zip(discriminator(fake), discriminator(wav)))
+    got = float(DiscriminatorWithLoss(discriminator)(fake, wav).asnumpy())
     assert abs(got - want) < 1e-4 * max(1.0, abs(want))
 
 

@@ -1,10 +1,13 @@
-"""Training (issue #4, reliability #7): steps, loss scaling, checkpoints, exact resume, bad input.
+"""Training (issue #4, reliability #7): the loop's log, checkpoints and exact resume, loss scaling,
+fine-tuning, killed saves, and bad input stopping in one line before any network is built.
 
-Kept small: train_length 8, batch 1-2, a few steps. The 78 M-parameter discriminator still makes a
-full training checkpoint ~1 GB and the first step ~15-25 s (graph compile).
+The loop (src.training.train) is tested in-process on the shared small trainer (conftest's
+`zoo_recipe`: the zoo's recipe, the zoo's generator, a narrow discriminator, compiled once); one
+end-to-end run of train.py trains the zoo's networks as users do.
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,233 +19,304 @@ import pytest
 from mindspore import nn, ops
 
 import train
-from src.checkpoint import CheckpointError, read_checkpoint, save_checkpoint, scalar
+from src import training
+from src.checkpoint import read_checkpoint, save_checkpoint, scalar
+from src.errors import CheckpointError, UserError
+from src.fileio import remove_stale_temps
 from src.model import Generator
-from src.model_utils.config import get_config
-from src.trainer import (MelGANTrainer, list_checkpoints, prune_checkpoints, remove_stale_temp_files,
-                         use_lean_leaky_relu)
-from tests.corpus import make_train_folder
-from tests.damage import damage_file
+from src.training import train as train_loop
+from tests.damage import KINDS, damage_file
+from tests.trainers import TINY, log_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LOG_LINE = re.compile(r"^(\d+)epoch (\d+)iter loss_G=(\S+) loss_D=(\S+) (\d+\.\d\d)s/it$")
-TINY = ["--train_length", "8", "--batch_size", "2", "--num_workers", "1", "--seed", "5"]
+ENV = dict(os.environ, GLOG_v="3", PYTHONPATH=ROOT)
 
 
-@pytest.fixture(scope="module")
-def train_dir(tmp_path_factory):
-    # 5 utterances, batch 2, drop remainder: 2 steps per epoch, so 4 steps cross an epoch boundary.
-    return make_train_folder(tmp_path_factory.mktemp("train"), [9000, 12000, 8000, 15000, 10000], seed=1)
+def run_train_py(args, timeout=600):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args], env=ENV, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture
-def restore_mode():
-    """train.main and the trainer switch this process to graph mode; give other tests theirs back."""
-    mode = ms.get_context("mode")
-    yield
-    ms.set_context(mode=mode)
-
-
-def run_train(args, **kw):
-    env = dict(os.environ, GLOG_v="3", PYTHONPATH=ROOT)
-    return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=kw.pop("timeout", 600), **kw)
-
-
-def log_lines(stdout):
-    return [m.groups() for m in map(LOG_LINE.match, stdout.splitlines()) if m]
-
-
-def test_train_checkpoints_and_resume_after_kill_are_exact(train_dir, tmp_path):
-    common = ["--data_path", train_dir, *TINY, "--max_steps", "4", "--save_steps", "2"]
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-
-    done = run_train([*common, "--save_checkpoint_path", str(straight)])
+def test_train_py_trains_the_zoo_networks(dataset, tmp_path):
+    """The zoo's command, end to end: its networks (78 M-parameter D), log lines, checkpoint names."""
+    out = tmp_path / "out"
+    done = run_train_py(["--data_path", str(dataset / "train"), *TINY, "--max_steps", "2", "--save_steps", "1",
+                         "--save_checkpoint_path", str(out)])
     assert done.returncode == 0, done.stderr[-3000:]
     lines = log_lines(done.stdout)
-    assert [(e, i) for e, i, *_ in lines] == [("1", "1"), ("1", "2"), ("2", "3"), ("2", "4")], done.stdout
+    assert [(e, i) for e, i, *_ in lines] == [("1", "1"), ("1", "2")], done.stdout
     assert all(np.isfinite(float(g)) and np.isfinite(float(d)) for _, _, g, d, _ in lines)
-    assert "done: 4 steps" in done.stdout and "0 skipped" in done.stdout
+    assert "done: 2 steps" in done.stdout and "0 skipped" in done.stdout
+    assert sorted(os.listdir(out)) == ["melgan-1_1.ckpt", "melgan-1_2.ckpt"]
+    first = read_checkpoint(out / "melgan-1_1.ckpt")
+    kept = {name: first[name].asnumpy() for name in ("conv1d_1.conv.weight", "dis3.conv7.conv.weight")}
+    del first  # ~1 GB each: one at a time
+    last = read_checkpoint(out / "melgan-1_2.ckpt")
+    assert (scalar(last, "epoch"), scalar(last, "step"), scalar(last, "loss_scale")) == (1, 2, 1024.0)
+    assert last["dis1.conv4.0.conv.weight"].shape == (1024, 256, 1, 41)  # the zoo's discriminator
+    for name, value in kept.items():
+        assert not np.array_equal(value, last[name].asnumpy()), f"{name} did not train"
+    assert float(np.abs(last["optimizer_d.moment2.dis1.conv2.0.conv.weight"].asnumpy()).max()) > 0
+
+
+def _loop_config(zoo_recipe, dataset, out, *extra):
+    return zoo_recipe.config("--data_path", str(dataset / "train"), "--max_steps", "4", "--save_steps", "2",
+                             "--save_checkpoint_path", str(out), *extra)
+
+
+def test_loop_logs_saves_and_resumes_exactly(zoo_recipe, dataset, tmp_path, capsys, graph_mode):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_loop(_loop_config(zoo_recipe, dataset, straight), zoo_recipe.fresh())
+    out = capsys.readouterr().out
+    lines = log_lines(out)
+    assert [(e, i) for e, i, *_ in lines] == [("1", "1"), ("1", "2"), ("2", "3"), ("2", "4")], out
+    assert all(np.isfinite(float(g)) and np.isfinite(float(d)) for _, _, g, d, _ in lines)
+    assert "done: 4 steps" in out and "0 skipped" in out
     assert sorted(os.listdir(straight)) == ["melgan-1_2.ckpt", "melgan-2_4.ckpt"]
     at2, at4 = read_checkpoint(straight / "melgan-1_2.ckpt"), read_checkpoint(straight / "melgan-2_4.ckpt")
     assert (scalar(at2, "epoch"), scalar(at2, "step"), scalar(at4, "epoch"), scalar(at4, "step")) == (1, 2, 2, 4)
-    assert scalar(at4, "loss_scale") == 1024.0
+    assert scalar(at4, "loss_scale") == 1024.0 and scalar(at4, "loss_scale_counter") == 4
+    assert scalar(at4, "train_cpu_seconds") > scalar(at2, "train_cpu_seconds") > 0
     for name in ("conv1d_1.conv.weight", "dis3.conv7.conv.weight"):
         assert not np.array_equal(at2[name].asnumpy(), at4[name].asnumpy()), f"{name} did not train"
     assert float(np.abs(at4["optimizer_d.moment2.dis1.conv2.0.conv.weight"].asnumpy()).max()) > 0
-    final_g = at4["rses_4.block3.4.conv.weight"].asnumpy()
-    del at2, at4
 
-    # kill -9 after the first checkpoint, then resume from it: the same losses as the straight run.
-    env = dict(os.environ, GLOG_v="3", PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *common, "--save_checkpoint_path",
-                             str(killed)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 400
-    while not (killed / "melgan-1_2.ckpt").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL
-    assert (killed / "melgan-1_2.ckpt").exists() and not (killed / "melgan-2_4.ckpt").exists()
-
-    resumed = run_train([*common, "--save_checkpoint_path", str(killed), "--keep_checkpoint_max", "1",
-                         "--pre_trained", "True", "--checkpoint_path", str(killed / "melgan-1_2.ckpt")])
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming from" in resumed.stdout and "at epoch 1, step 2" in resumed.stdout
-    assert log_lines(resumed.stdout)[0][:4] == lines[2][:4] and log_lines(resumed.stdout)[1][:4] == lines[3][:4]
-    assert sorted(os.listdir(killed)) == ["melgan-2_4.ckpt"]  # keep_checkpoint_max 1, no temp files left
-    np.testing.assert_array_equal(read_checkpoint(killed / "melgan-2_4.ckpt")["rses_4.block3.4.conv.weight"].asnumpy(),
-                                  final_g)
+    # As a run killed after its first checkpoint leaves it: that checkpoint and a temp file of the
+    # next save. Resuming removes the temp file and trains steps 3-4 to the same numbers.
+    resumed.mkdir()
+    shutil.copy(straight / "melgan-1_2.ckpt", resumed)
+    (resumed / ".melgan-2_4.ckpt.k1ll3d.tmp.ckpt").write_bytes(b"half a checkpoint")
+    train_loop(_loop_config(zoo_recipe, dataset, resumed, "--keep_checkpoint_max", "1", "--pre_trained", "True",
+                            "--checkpoint_path", str(resumed / "melgan-1_2.ckpt")), zoo_recipe.fresh())
+    out = capsys.readouterr().out
+    assert "removed .melgan-2_4.ckpt.k1ll3d.tmp.ckpt: left by a save that was interrupted" in out
+    assert "resuming from" in out and "at epoch 1, step 2" in out
+    assert [line[:4] for line in log_lines(out)] == [line[:4] for line in lines[2:]]
+    assert sorted(os.listdir(resumed)) == ["melgan-2_4.ckpt"]  # keep_checkpoint_max 1
+    again = read_checkpoint(resumed / "melgan-2_4.ckpt")
+    for name in ("rses_4.block3.4.conv.weight", "dis2.conv5.0.conv.weight", "optimizer_g.moment1.conv1d_2.conv.weight",
+                 "optimizer_d.moment2.dis3.conv2.0.conv.weight", "optimizer_g.beta1_power", "optimizer_d.global_step"):
+        np.testing.assert_array_equal(again[name].asnumpy(), at4[name].asnumpy(), err_msg=name)
 
 
-def test_nonfinite_gradients_skip_the_step_and_lower_the_scale(restore_mode):
-    ms.set_context(mode=ms.GRAPH_MODE)
-    ms.set_seed(0)
-    trainer = MelGANTrainer(get_config(["--train_length", "8"]))
+def test_nonfinite_gradients_skip_the_step_and_lower_the_scale(zoo_recipe, graph_mode):
+    trainer = zoo_recipe.fresh()
     rng = np.random.default_rng(0)
 
     def batch():
-        return [rng.uniform(-0.5, 0.5, shape).astype(np.float32) for shape in [(1, 80, 8), (1, 1, 2048)] * 2]
+        return [ms.Tensor(rng.uniform(-0.5, 0.5, shape).astype(np.float32)) for shape in [(2, 80, 8), (2, 1, 2048)] * 2]
 
-    trainer.train_step(*map(ms.Tensor, batch()))
-    before = [p.asnumpy().copy() for p in (trainer.generator.conv1d_1.conv.weight, trainer.opt_g.moment1[0],
-                                           trainer.discriminator.dis1.conv1[1].conv.weight, trainer.opt_d.moment2[0])]
-    steps = (trainer.opt_g.global_step.asnumpy().item(), trainer.opt_d.global_step.asnumpy().item())
+    def state():
+        return [p.asnumpy().copy() for p in (trainer.generator.conv1d_1.conv.weight, trainer.opt_g.moment1[0],
+                                             trainer.discriminator.dis1.conv1[1].conv.weight, trainer.opt_d.moment2[0],
+                                             trainer.opt_g.global_step, trainer.opt_d.global_step)]
+
+    trainer.train_step(*batch())
+    before, skipped = state(), trainer.skipped
     bad = batch()
     bad[0][0, 3, 2] = np.inf    # the generator's input: loss_G and its gradients are not finite
     bad[3][0, 0, 100] = np.nan  # the discriminator's real input: loss_D too
-    loss_g, loss_d = trainer.train_step(*map(ms.Tensor, bad))
+    loss_g, loss_d = trainer.train_step(*bad)
     assert not np.isfinite(loss_g) and not np.isfinite(loss_d)
-    assert trainer.skipped == 2
+    assert trainer.skipped - skipped == 2
     assert trainer.loss_scale == 512.0 and float(trainer.scaler_d.scale_value.asnumpy()) == 512.0
-    after = [p.asnumpy() for p in (trainer.generator.conv1d_1.conv.weight, trainer.opt_g.moment1[0],
-                                   trainer.discriminator.dis1.conv1[1].conv.weight, trainer.opt_d.moment2[0])]
-    for old, new in zip(before, after):
+    for old, new in zip(before, state()):
         np.testing.assert_array_equal(old, new)
-    assert (trainer.opt_g.global_step.asnumpy().item(), trainer.opt_d.global_step.asnumpy().item()) == steps
     # the next good step trains again, at the lowered scale
-    loss_g, loss_d = trainer.train_step(*map(ms.Tensor, batch()))
-    assert np.isfinite(loss_g) and np.isfinite(loss_d) and trainer.skipped == 2
+    loss_g, loss_d = trainer.train_step(*batch())
+    assert np.isfinite(loss_g) and np.isfinite(loss_d) and trainer.skipped - skipped == 2
     assert not np.array_equal(trainer.generator.conv1d_1.conv.weight.asnumpy(), before[0])
 
 
-def test_generator_only_checkpoint_loads_for_finetuning(tmp_path):
+def test_generator_only_checkpoint_loads_for_finetuning(zoo_recipe, dataset, tmp_path, capsys, graph_mode):
     ms.set_seed(3)
     public = Generator(0.2)
     path = tmp_path / "melgan_20-215_176000.ckpt"
     ms.save_checkpoint(public, str(path))  # the zoo's public file: generator only, plain names, no CRC
-    trainer = MelGANTrainer(get_config([]))
+    trainer = zoo_recipe.fresh()
+    d_before = trainer.discriminator.dis1.conv2[0].conv.weight.asnumpy().copy()
     assert trainer.restore(str(path)) == "finetune"
     np.testing.assert_array_equal(trainer.generator.rses_2.shortcut3.conv.weight.asnumpy(),
                                   public.rses_2.shortcut3.conv.weight.asnumpy())
+    np.testing.assert_array_equal(trainer.discriminator.dis1.conv2[0].conv.weight.asnumpy(), d_before)
     assert trainer.step == 0 and trainer.epoch == 1
 
+    train_loop(zoo_recipe.config("--data_path", str(dataset / "train"), "--max_steps", "1", "--save_checkpoint_path",
+                                 str(tmp_path / "out"), "--pre_trained", "True", "--checkpoint_path", str(path)),
+               zoo_recipe.fresh())
+    out = capsys.readouterr().out
+    assert f"fine-tuning from {path}" in out and "1epoch 1iter" in out
+    assert os.listdir(tmp_path / "out") == ["melgan-1_1.ckpt"]
 
-def test_missing_optimizer_state_is_an_error(tmp_path):
-    trainer = MelGANTrainer(get_config([]))
-    items = [item for item in trainer.checkpoint_items() if item["name"] != "optimizer_d.moment1.dis2.conv4.0.conv.bias"]
+
+def test_missing_optimizer_state_is_refused_before_anything_loads(zoo_recipe, tmp_path):
+    trainer = zoo_recipe.fresh()
+    missing = "optimizer_d.moment1.dis2.conv4.0.conv.bias"
+    items = [item for item in trainer.checkpoint_items() if item["name"] != missing]
     path = tmp_path / "partial.ckpt"
     save_checkpoint(items, str(path), append_dict={"epoch": 1, "step": 3})
-    with pytest.raises(CheckpointError, match=r"partial\.ckpt.*optimizer_d\.moment1\.dis2\.conv4\.0\.conv\.bias"):
-        MelGANTrainer(get_config([])).restore(str(path))
+    ms.set_seed(9)
+    other = Generator(0.2)
+    trainer.generator.conv1d_1.conv.weight.set_data(other.conv1d_1.conv.weight.data)
+    with pytest.raises(CheckpointError, match=r"partial\.ckpt.*" + re.escape(missing)):
+        trainer.restore(str(path))
+    np.testing.assert_array_equal(trainer.generator.conv1d_1.conv.weight.asnumpy(), other.conv1d_1.conv.weight.asnumpy())
+    assert trainer.step == 0
+
+
+KILLED_SAVER = """
+import sys
+sys.path.insert(0, {root!r})
+from tests.trainers import small_trainer
+trainer = small_trainer([])
+step = 5
+while True:
+    trainer.step = step
+    print("saving", step, flush=True)
+    trainer.save({path!r})
+    step += 1
+"""
+
+
+def _temp_files(folder):
+    try:
+        return [entry.name for entry in os.scandir(folder) if ".tmp" in entry.name]
+    except FileNotFoundError:
+        return []
 
 
 def test_kill_during_saving_leaves_the_previous_checkpoint(tmp_path):
+    """A process saving checkpoints in a loop is stopped (SIGSTOP) while a temp file exists, i.e.
+    inside a save, then killed: the checkpoint holds the save before, complete and CRC-valid."""
     path = tmp_path / "melgan-1_5.ckpt"
-    script = f"""
-import sys
-sys.path.insert(0, {ROOT!r})
-from src.model_utils.config import get_config
-from src.trainer import MelGANTrainer
-trainer = MelGANTrainer(get_config([]))
-trainer.step = 5
-trainer.save({str(path)!r})
-print("saved", flush=True)
-trainer.step = 6
-while True:
-    trainer.save({str(path)!r})
-"""
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            env=dict(os.environ, GLOG_v="3"))
-    assert proc.stdout.readline().strip() == "saved"
-    deadline = time.time() + 120
-    temp = []
-    while not temp and time.time() < deadline:  # wait until the second save is half written
-        temp = [n for n in os.listdir(tmp_path) if n.endswith(".tmp") and os.path.getsize(tmp_path / n) > 1 << 20]
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert temp, "the save never got under way"
-    params = read_checkpoint(path)  # complete, CRC-valid, and still the previous one
-    assert scalar(params, "step") == 5
-    leftovers = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
-    assert leftovers and remove_stale_temp_files(str(tmp_path), "melgan") == leftovers
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVER.format(root=ROOT, path=str(path))],
+                            stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert proc.stdout.readline().split() == ["saving", "5"]
+        deadline = time.time() + 120
+        caught = False
+        while not caught and proc.poll() is None and time.time() < deadline:
+            if path.exists() and _temp_files(tmp_path):
+                proc.send_signal(signal.SIGSTOP)
+                os.waitpid(proc.pid, os.WUNTRACED)  # returns once the child is stopped
+                caught = bool(_temp_files(tmp_path))  # still inside that save: kill it there
+                if not caught:
+                    proc.send_signal(signal.SIGCONT)
+            else:
+                time.sleep(0.002)
+        assert caught, "never caught a save under way"
+        proc.kill()
+        proc.wait()
+        saving = [int(line.split()[1]) for line in proc.stdout.read().splitlines() if line.startswith("saving")]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    interrupted = saving[-1] if saving else 5
+    assert interrupted > 5
+    assert scalar(read_checkpoint(path), "step") == interrupted - 1  # the save before the killed one
+    leftovers = sorted(_temp_files(tmp_path))
+    assert leftovers and remove_stale_temps(str(tmp_path), "melgan-") == leftovers
     assert os.listdir(tmp_path) == [path.name]
 
 
-def test_keep_checkpoint_max_removes_the_oldest(tmp_path):
-    for epoch, step in [(1, 10), (2, 20), (3, 30), (3, 40)]:
-        (tmp_path / f"melgan-{epoch}_{step}.ckpt").write_bytes(b"x")
-    (tmp_path / "other-1_5.ckpt").write_bytes(b"x")
-    removed = prune_checkpoints(str(tmp_path), "melgan", 2)
-    assert [os.path.basename(p) for p in removed] == ["melgan-1_10.ckpt", "melgan-2_20.ckpt"]
-    assert [os.path.basename(p) for p in list_checkpoints(str(tmp_path), "melgan")] == ["melgan-3_30.ckpt",
-                                                                                         "melgan-3_40.ckpt"]
+@pytest.fixture
+def no_networks(monkeypatch):
+    """Make building the networks an error: bad input must be found before."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("networks built before the input was checked")
+    monkeypatch.setattr(training, "MelGANTrainer", refuse)
 
 
-def _bad_setups(tmp_path, train_dir):
+def _bad_setups(tmp_path, dataset):
     empty = tmp_path / "empty"
     (empty / "wav").mkdir(parents=True)
     (empty / "mel").mkdir()
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    ok = ["--data_path", train_dir, *TINY, "--save_checkpoint_path", str(tmp_path / "out")]
+    finished = tmp_path / "melgan-9_9.ckpt"
+    save_checkpoint([{"name": "optimizer_g.global_step", "data": ms.Tensor(np.zeros(1, np.int32))}], str(finished),
+                    append_dict={"epoch": 9, "step": 9})
+    ok = ["--data_path", str(dataset / "train"), *TINY, "--save_checkpoint_path", str(tmp_path / "out")]
     return {
         "missing data": ([*ok, "--data_path", str(tmp_path / "nowhere")], "nowhere"),
         "empty dataset": ([*ok, "--data_path", str(empty)], "empty"),
         "batch > dataset": ([*ok, "--batch_size", "6"], "batch_size 6"),
-        "unwritable save path": ([*ok, "--save_checkpoint_path", str(blocker / "ckpt")], "not writable"),
+        "unwritable save path": ([*ok, "--save_checkpoint_path", str(blocker / "ckpt")], "cannot write"),
         "wrong value": ([*ok, "--train_length", "0"], "train_length"),
         "wrong amp level": ([*ok, "--amp_level", "O1"], "amp_level"),
         "wrong type": ([*ok, "--batch_size", "two"], "batch_size"),
+        "unknown key": ([*ok, "--bach_size", "2"], "bach_size"),
+        "wrong feature": ([*ok, "--hop_size", "200"], "hop_size"),
+        "device the build lacks": ([*ok, "--device_target", "Ascend"], "device_target Ascend"),
+        "warm-up without spectral loss": ([*ok, "--generator_warmup_steps", "3"], "generator_warmup_steps needs"),
+        "missing val folder": ([*ok, "--eval_every", "2", "--val_data_path", str(tmp_path / "noval")], "noval"),
         "missing resume file": ([*ok, "--pre_trained", "True", "--checkpoint_path", str(tmp_path / "gone.ckpt")],
                                 "gone.ckpt"),
+        "nothing left to train": ([*ok, "--max_steps", "9", "--pre_trained", "True", "--checkpoint_path",
+                                   str(finished)], "already at step 9"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing data", "empty dataset", "batch > dataset", "unwritable save path",
-                                  "wrong value", "wrong amp level", "wrong type", "missing resume file"])
-def test_bad_config_stops_with_one_line(tmp_path, train_dir, case, restore_mode):
-    argv, expected = _bad_setups(tmp_path, train_dir)[case]
+                                  "wrong value", "wrong amp level", "wrong type", "unknown key", "wrong feature",
+                                  "device the build lacks", "warm-up without spectral loss", "missing val folder",
+                                  "missing resume file", "nothing left to train"])
+def test_bad_input_stops_with_one_line_before_the_networks(tmp_path, dataset, case, no_networks, graph_mode):
+    argv, expected = _bad_setups(tmp_path, dataset)[case]
     with pytest.raises(SystemExit) as stop:
         train.main(argv)
     message = str(stop.value.code)
-    assert expected in message and "\n" not in message, message
+    assert message.startswith("error: ") and expected in message and "\n" not in message, message
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
 
 
-@pytest.mark.parametrize("how", ["empty", "truncated", "garbage", "flipped"])
-def test_corrupt_resume_checkpoint_is_named(tmp_path, train_dir, how, restore_mode):
+@pytest.mark.parametrize("how", KINDS)
+def test_damaged_resume_checkpoint_is_named(tmp_path, dataset, how, no_networks, graph_mode):
     path = tmp_path / f"melgan-{how}.ckpt"
     ms.set_seed(0)
     save_checkpoint(Generator(0.2), str(path))
     damage_file(path, how)
     with pytest.raises(SystemExit) as stop:
-        train.main(["--data_path", train_dir, *TINY, "--save_checkpoint_path", str(tmp_path / "out"),
+        train.main(["--data_path", str(dataset / "train"), *TINY, "--save_checkpoint_path", str(tmp_path / "out"),
                     "--pre_trained", "True", "--checkpoint_path", str(path)])
     message = str(stop.value.code)
     assert message.startswith("error: ") and str(path) in message and "\n" not in message, message
 
 
-def test_entry_point_prints_one_line_no_traceback(tmp_path):
-    done = run_train(["--data_path", str(tmp_path / "nowhere"), *TINY, "--save_checkpoint_path", str(tmp_path / "out")],
-                     timeout=120)
+def test_only_user_errors_become_one_line(monkeypatch):
+    """A bug (ours or MindSpore's) keeps its traceback; train.py catches only src.errors.UserError."""
+    def fail(error):
+        def run(cfg):
+            raise error
+        return run
+
+    monkeypatch.setattr(train, "run", fail(RuntimeError("framework bug")))
+    with pytest.raises(RuntimeError, match="framework bug"):
+        train.main([])
+    monkeypatch.setattr(train, "run", fail(ValueError("framework bug")))
+    with pytest.raises(ValueError, match="framework bug"):
+        train.main([])
+    monkeypatch.setattr(train, "run", fail(UserError("x.ckpt: damaged")))
+    with pytest.raises(SystemExit, match="^error: x.ckpt: damaged$"):
+        train.main([])
+
+
+@pytest.mark.parametrize("args, expected", [(["--data_path", "nowhere"], "nowhere"),
+                                            (["--device_target", "Ascend"], "device_target Ascend")])
+def test_command_line_prints_one_line_no_traceback(tmp_path, args, expected):
+    done = run_train_py([*TINY, "--save_checkpoint_path", str(tmp_path / "out"), *args], timeout=120)
     assert done.returncode == 1
-    assert done.stderr.strip().count("\n") == 0 and "nowhere" in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and expected in done.stderr and "Traceback" not in done.stderr, \
+        done.stderr
 
 
-def test_lean_leaky_relu_matches_nn_leaky_relu():
+def test_lean_leaky_relu_matches_nn_leaky_relu(zoo_recipe):
     """The CPU training LeakyReLU (src.trainer._LeakyReLU, no Maximum-gradient index buffers) gives
     bit-identical values and the same gradient away from x == 0; MelGANTrainer uses it on CPU."""
+    from src.trainer import use_lean_leaky_relu  # pylint: disable=import-outside-toplevel
+
     x = np.concatenate([np.random.default_rng(0).normal(size=1000) * 3,
                         [0.0, -0.0, 1e-30, -1e-30, np.inf, -np.inf, 3.4e38, -3.4e38]]).astype(np.float32)
     plain = nn.SequentialCell([nn.LeakyReLU(0.2)])
@@ -257,7 +331,7 @@ def test_lean_leaky_relu_matches_nn_leaky_relu():
     grad = ops.GradOperation()
     np.testing.assert_array_equal(grad(lean)(away).asnumpy(), grad(plain)(away).asnumpy())
 
-    trainer = MelGANTrainer(get_config(["--train_length", "8", "--batch_size", "1"]))
+    trainer = zoo_recipe.trainer
     kinds = {type(c).__name__ for net in (trainer.generator, trainer.discriminator)
              for _, c in net.cells_and_names() if isinstance(c, nn.LeakyReLU)}
     assert kinds == {"_LeakyReLU"}

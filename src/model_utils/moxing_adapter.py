@@ -7,6 +7,7 @@ import functools
 import os
 import zlib
 
+from src.errors import ConfigError
 from src.model_utils import config as config_module
 
 _global_sync_count = 0
@@ -16,8 +17,8 @@ def _moxing():
     try:
         import moxing  # pylint: disable=import-outside-toplevel
     except ImportError:
-        raise SystemExit("enable_modelarts is set but the ModelArts 'moxing' module is not available "
-                         "(it exists only inside ModelArts)") from None
+        raise ConfigError("enable_modelarts is set but the ModelArts 'moxing' module is not available "
+                          "(it exists only inside ModelArts)") from None
     return moxing
 
 

@@ -1,0 +1,261 @@
+"""The training loop (SPEC §4, docs/training.md): checks, device context, resume, the zoo's log line,
+the training clock, checkpoints and the learning curve. train.py is its command line; the
+distributed test and the benchmarks run it too.
+
+    trainer = train(cfg)            # the zoo's networks, built once every cheap check has passed
+    trainer = train(cfg, trainer)   # continue a MelGANTrainer (built with other networks) from its state
+
+Everything that needs no network is checked first, in this order: config values, the device target,
+the data folder, the checkpoint to resume from, the validation clips, the checkpoint folder (and
+the temp files of a killed save are removed). Bad input so stops with one src.errors.UserError line
+within seconds, not after ~1 GB of networks and a graph compile.
+"""
+import contextlib
+import os
+import sys
+import time
+
+import mindspore as ms
+import numpy as np
+
+from src import cpu_dispatch
+from src.checkpoint import checkpoint_name, prune_checkpoints, read_checkpoint, scalar
+from src.cli import check_device_target
+from src.dataset import create_dataset, set_epoch
+from src.errors import ConfigError
+from src.features import MelSettings
+from src.fileio import check_writable, remove_stale_temps
+from src.learning_curve import LearningCurve
+from src.trainer import MelGANTrainer, check_recipe, is_training_checkpoint
+
+
+def check_config(cfg):
+    """ConfigError, one line naming the key, for a value that would fail later or train nonsense,
+    or a device target the installed MindSpore cannot run. Returns the feature settings."""
+    checks = [
+        (cfg.context_mode in ("GRAPH", "PYNATIVE"), "context_mode must be GRAPH or PYNATIVE"),
+        (cfg.batch_size >= 1, "batch_size must be >= 1"),
+        (1 <= cfg.train_length <= 240, "train_length must be in [1, 240] mel frames"),
+        (cfg.epoch_size >= 1, "epoch_size must be >= 1"),
+        (cfg.max_steps >= 0, "max_steps must be >= 0 (0 = run epoch_size epochs)"),
+        (cfg.save_steps >= 1, "save_steps must be >= 1"),
+        (cfg.log_every >= 1, "log_every must be >= 1"),
+        (cfg.eval_every >= 0, "eval_every must be >= 0 (0 = off)"),
+        (cfg.max_train_cpu_seconds >= 0, "max_train_cpu_seconds must be >= 0 (0 = no limit)"),
+        (bool(cfg.save_checkpoint_name) and "/" not in cfg.save_checkpoint_name,
+         "save_checkpoint_name must be a plain file name prefix"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"config: {message} (see config.yaml)")
+    check_recipe(cfg)
+    features = MelSettings.from_config(cfg)
+    check_device_target(cfg.device_target)
+    return features
+
+
+def val_path(cfg):
+    """--val_data_path, else preprocess.py's DATASET/val beside DATASET/train."""
+    return cfg.val_data_path or os.path.join(os.path.dirname(os.path.abspath(cfg.data_path)), "val")
+
+
+def init_context(cfg):
+    """Device, mode and (when run_distribute) MindSpore's collective communication.
+
+    Returns (rank_id, group_size). Ascend uses HCCL from the rank table; GPU/CPU runs are launched
+    by msrun (NCCL on GPU, mccl on CPU). Gradients are averaged over ranks (DATA_PARALLEL).
+    """
+    ms.set_device(cfg.device_target, int(os.getenv("DEVICE_ID", cfg.device_id)))
+    ms.set_context(mode=ms.GRAPH_MODE if cfg.context_mode == "GRAPH" else ms.PYNATIVE_MODE)
+    if not cfg.run_distribute:
+        return 0, 1
+    from mindspore.communication import GlobalComm, get_group_size, get_rank, init  # pylint: disable=import-outside-toplevel
+    if not GlobalComm.INITED:  # a caller that built its trainer for this group has initialized it already
+        init()
+    group_size = get_group_size()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL, gradients_mean=True,
+                                 device_num=group_size)
+    return get_rank(), group_size
+
+
+class Progress:
+    """The zoo's log line (always) and a tqdm bar when stdout is a terminal."""
+
+    def __init__(self, total, initial, enabled):
+        self.bar = None
+        if enabled and sys.stdout.isatty():
+            from tqdm import tqdm  # pylint: disable=import-outside-toplevel
+            self.bar = tqdm(total=total or None, initial=initial, unit="it", dynamic_ncols=True, file=sys.stdout)
+
+    def log(self, line):
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            print(line, flush=True)
+
+    def update(self, loss_g, loss_d):
+        if self.bar is not None:
+            self.bar.set_postfix(loss_G=f"{loss_g:.3f}", loss_D=f"{loss_d:.3f}", refresh=False)
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class TrainClock:
+    """Process CPU time spent training (all threads; learning-curve evaluations excluded), added
+    to trainer.cpu_seconds, which checkpoints carry across resumes."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.last = time.process_time()
+
+    def tick(self):
+        now = time.process_time()
+        self.trainer.cpu_seconds += now - self.last
+        self.last = now
+
+    @contextlib.contextmanager
+    def paused(self):
+        self.tick()
+        try:
+            yield
+        finally:
+            self.last = time.process_time()
+
+
+def _fmt_score(value):
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def save(trainer, cfg):
+    """`{save_checkpoint_name}-{epoch}_{step}.ckpt` of the trainer's state, then keep_checkpoint_max."""
+    path = os.path.join(cfg.save_checkpoint_path, checkpoint_name(cfg.save_checkpoint_name, trainer.epoch,
+                                                                  trainer.step))
+    trainer.save(path)
+    prune_checkpoints(cfg.save_checkpoint_path, cfg.save_checkpoint_name, cfg.keep_checkpoint_max)
+    return path
+
+
+def train(cfg, trainer=None, on_step=None):
+    """Train as `cfg` says; returns the trainer. `trainer`: a MelGANTrainer to continue from its
+    current state (its own networks and losses; `cfg` gives the loop's keys), else the zoo's
+    networks are built from `cfg`. `on_step(trainer, (loss_G, loss_D))` runs after every step."""
+    features = check_config(cfg)
+    rank_id, group_size = init_context(cfg)
+    is_main = rank_id == 0
+    if is_main and cfg.device_target == "CPU":
+        print(cpu_dispatch.startup_line(), flush=True)
+    dataset = create_dataset(cfg.data_path, cfg.batch_size, cfg.train_length, cfg.hop_size, rank_id, group_size,
+                             cfg.num_workers, cfg.seed, shuffle=True, repeat=1, start_epoch=0)
+    steps_per_epoch = dataset.get_dataset_size()
+    total_steps = cfg.max_steps if cfg.max_steps else cfg.epoch_size * steps_per_epoch
+    resume = read_checkpoint(cfg.checkpoint_path) if cfg.pre_trained else None
+    start_step = trainer.step if trainer is not None else 0
+    if resume is not None and is_training_checkpoint(resume):
+        start_step = int(scalar(resume, "step", 0))
+    if start_step >= total_steps:
+        raise ConfigError(f"{cfg.checkpoint_path if resume is not None else 'trainer'}: already at step "
+                          f"{start_step}, nothing left to train (raise --max_steps or --epoch_size)")
+    curve = None
+    if is_main:
+        check_writable(cfg.save_checkpoint_path, "checkpoints (save_checkpoint_path)")
+        for prefix in (cfg.save_checkpoint_name + "-", LearningCurve.FILE):
+            for name in remove_stale_temps(cfg.save_checkpoint_path, prefix):
+                print(f"removed {name}: left by a save that was interrupted", flush=True)
+        if cfg.eval_every:
+            if not os.path.isdir(val_path(cfg)):
+                raise ConfigError(f"{val_path(cfg)}: validation folder for --eval_every not found (--val_data_path)")
+            curve = LearningCurve(val_path(cfg), cfg.save_checkpoint_path, start_step, features)
+
+    if trainer is None:
+        ms.set_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        trainer = MelGANTrainer(cfg, group_size)
+    if resume is not None:
+        mode = trainer.restore(cfg.checkpoint_path, resume)
+        del resume  # up to ~1 GB: not kept through training
+        if is_main:
+            print(f"{'resuming' if mode == 'resume' else 'fine-tuning'} from {cfg.checkpoint_path}"
+                  + (f" at epoch {trainer.epoch}, step {trainer.step}" if mode == "resume" else ""), flush=True)
+    if is_main:
+        print(f"training on {cfg.device_target} ({group_size} device{'s' if group_size > 1 else ''}, amp "
+              f"{trainer.amp_level}, {cfg.context_mode} mode): {steps_per_epoch} steps/epoch, "
+              f"batch {cfg.batch_size}, train_length {cfg.train_length}, until step {total_steps}", flush=True)
+        if trainer.warmup_steps:
+            print(f"generator warm-up: steps 1..{trainer.warmup_steps} train G on the spectral loss alone "
+                  f"(D not run, loss_D=nan); {'in warm-up' if trainer.in_warmup else 'warm-up done'} at step "
+                  f"{trainer.step}", flush=True)
+        if curve is not None:
+            print(f"learning curve: {len(curve.clips)} val clip(s) from {val_path(cfg)} every {cfg.eval_every} "
+                  f"steps -> {curve.path} (reference estimated MOS {_fmt_score(curve.mos_ref)})", flush=True)
+    _loop(cfg, trainer, dataset, total_steps, curve, is_main, on_step)
+    return trainer
+
+
+def _loop(cfg, trainer, dataset, total_steps, curve, is_main, on_step):
+    steps_per_epoch = dataset.get_dataset_size()
+    # Where to continue: the epoch holding the next step, skipping the batches already trained on
+    # (windows depend only on (seed, epoch, index), so the skipped batches are the ones seen before).
+    start_epoch = max(1, trainer.step // steps_per_epoch + 1)
+    skip = trainer.step - (start_epoch - 1) * steps_per_epoch
+    set_epoch(dataset, start_epoch - 1)
+    epochs_left = -(-(total_steps - trainer.step + skip) // steps_per_epoch)
+    iterator = dataset.create_tuple_iterator(num_epochs=epochs_left, output_numpy=True)
+    clock = TrainClock(trainer)
+    progress = Progress(total_steps, trainer.step, is_main)
+
+    def evaluate():
+        with clock.paused():
+            warm = trainer.warmup_steps and trainer.step <= trainer.warmup_steps
+            row = curve.evaluate(trainer.generator, trainer.step, "warm-up" if warm else "adversarial",
+                                 trainer.cpu_seconds)
+        progress.log(f"eval step {trainer.step} train_cpu={row['train_cpu_seconds']:.0f}s "
+                     f"log_mel_l1={_fmt_score(row['log_mel_l1'])} stoi={_fmt_score(row['stoi'])} "
+                     f"pesq_wb={_fmt_score(row['pesq_wb'])} mos_est={_fmt_score(row['mos_est'])} (DNSMOS estimate)")
+
+    run_start, step_start, skipped_start, last_saved = time.time(), trainer.step, trainer.skipped, None
+    losses = (float("nan"), float("nan"))
+    if curve is not None and trainer.step == 0:
+        evaluate()
+    out_of_budget = False
+    for epoch in range(start_epoch, start_epoch + epochs_left):
+        trainer.epoch = epoch
+        tick = time.time()
+        for i, batch in enumerate(iterator):
+            if epoch == start_epoch and i < skip:
+                continue
+            losses = trainer.train_step(*(ms.Tensor(x) for x in batch))
+            clock.tick()
+            out_of_budget = bool(cfg.max_train_cpu_seconds) and trainer.cpu_seconds >= cfg.max_train_cpu_seconds
+            now = time.time()
+            seconds, tick = now - tick, now
+            progress.update(*losses)
+            if trainer.step % cfg.log_every == 0:  # every rank logs its own shard's losses (as the zoo)
+                progress.log(f"{epoch}epoch {trainer.step}iter loss_G={losses[0]:.6f} "
+                             f"loss_D={losses[1]:.6f} {seconds:.2f}s/it")
+            if curve is not None and (trainer.step % cfg.eval_every == 0 or out_of_budget
+                                      or trainer.step >= total_steps):
+                evaluate()
+            if is_main and trainer.step % cfg.save_steps == 0:
+                last_saved = save(trainer, cfg)
+            if on_step is not None:
+                on_step(trainer, losses)
+            if trainer.step >= total_steps or out_of_budget:
+                break
+        if trainer.step >= total_steps or out_of_budget:
+            break
+    progress.close()
+    if is_main and out_of_budget:
+        print(f"stopped at step {trainer.step}: {trainer.cpu_seconds:.0f} s of training CPU time reached "
+              f"max_train_cpu_seconds {cfg.max_train_cpu_seconds:g}", flush=True)
+    if is_main:
+        if last_saved is None or not last_saved.endswith(checkpoint_name("", trainer.epoch, trainer.step)):
+            last_saved = save(trainer, cfg)
+        steps = trainer.step - step_start
+        elapsed = time.time() - run_start
+        print(f"done: {steps} steps in {elapsed:.1f}s ({elapsed / max(steps, 1):.2f}s/it), epoch {trainer.epoch}, "
+              f"step {trainer.step}, last loss_G={losses[0]:.6f} loss_D={losses[1]:.6f}, loss scale "
+              f"{trainer.loss_scale:g}, {trainer.skipped - skipped_start} skipped (non-finite) steps; "
+              f"checkpoint {last_saved}", flush=True)

@@ -1,0 +1,54 @@
+"""Trainers for the tests: the zoo's generator with a narrow discriminator, and one compiled trainer
+shared by the tests that train.
+
+Why: the zoo's discriminator has 78 M parameters (a ~1 GB training state); DISCRIMINATOR.narrowed(16)
+is the same layers, scales and parameter names with 0.3 M. A trainer's first step compiles its
+graphs (~20 s whatever the widths), so the tests that train reuse one trainer and put it back in
+its initial state (a checkpoint restore, the same path a resume takes) instead of building another.
+"""
+import os
+import re
+import tempfile
+
+from src.architecture import DISCRIMINATOR
+from src.model import MultiDiscriminator
+from src.model_utils.config import get_config
+from src.trainer import MelGANTrainer
+
+SMALL_DISCRIMINATOR = DISCRIMINATOR.narrowed(16)
+# batch 2 of 8 frames, one dataset worker: the shapes every test that shares the zoo-recipe trainer uses
+TINY = ["--train_length", "8", "--batch_size", "2", "--num_workers", "1", "--seed", "5"]
+# the zoo's log line
+LOG_LINE = re.compile(r"^(\d+)epoch (\d+)iter loss_G=(\S+) loss_D=(\S+) (\d+\.\d\d)s/it$")
+
+
+def log_lines(stdout):
+    """(epoch, iter, loss_G, loss_D, seconds) of each zoo log line in `stdout`, as strings."""
+    return [m.groups() for m in map(LOG_LINE.match, stdout.splitlines()) if m]
+
+
+def small_trainer(argv, group_size=1):
+    """MelGANTrainer for get_config(argv) with the narrow discriminator."""
+    return MelGANTrainer(get_config(argv), group_size, discriminator=MultiDiscriminator(arch=SMALL_DISCRIMINATOR))
+
+
+class SharedTrainer:
+    """One small trainer and its initial state; `fresh()` returns it as just built."""
+
+    def __init__(self, argv):
+        self.argv = list(argv)
+        self.trainer = small_trainer(argv)
+        self.folder = tempfile.TemporaryDirectory(prefix="shared_trainer.")
+        self.initial = os.path.join(self.folder.name, "initial.ckpt")
+        self.trainer.save(self.initial)
+
+    def fresh(self):
+        self.trainer.restore(self.initial)
+        return self.trainer
+
+    def config(self, *argv):
+        """The trainer's config with loop keys (`--max_steps`, paths, ...) added or overridden."""
+        return get_config([*self.argv, *argv])
+
+    def close(self):
+        self.folder.cleanup()
