@@ -2,7 +2,7 @@
 
     python eval.py --eval_data_path DATASET/val --eval_model_path CKPT --output_path OUT [--plot True]
                    [--eval_mode whole|window] [--eval_length 240] [--chunk_frames 240]
-                   [--backend mindspore|onnxruntime|openvino] [--precision fp32|bf16]
+                   [--backend auto|mindspore|onnxruntime|openvino] [--precision fp32|bf16]
 
 --eval_model_path is a checkpoint (any backend) or an exported .onnx (onnxruntime, openvino) /
 .mindir (mindspore); docs/backends.md says which backend and precision is fastest where.
@@ -49,7 +49,7 @@ def check_config(cfg):
     checks = [
         (cfg.eval_mode in ("whole", "window"), f"--eval_mode must be 'whole' or 'window', got {cfg.eval_mode!r}"),
         (cfg.eval_length >= 8, f"--eval_length must be at least 8 frames, got {cfg.eval_length}"),
-        (cfg.backend in BACKENDS, f"--backend must be one of {', '.join(BACKENDS)}, got {cfg.backend!r}"),
+        (cfg.backend in BACKENDS + ("auto",), f"--backend must be one of auto, {', '.join(BACKENDS)}, got {cfg.backend!r}"),
         (cfg.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}"),
         (cfg.chunk_frames >= 1, f"--chunk_frames must be positive, got {cfg.chunk_frames}"),
     ]
@@ -148,7 +148,7 @@ def run(cfg):
     vocoder = Vocoder.from_checkpoint(cfg.eval_model_path, device_target=cfg.device_target, device_id=cfg.device_id,
                                       alpha=cfg.leaky_alpha, backend=cfg.backend, precision=cfg.precision,
                                       mode=cfg.eval_mode, eval_length=cfg.eval_length, chunk_frames=cfg.chunk_frames)
-    print(f"load model done: {cfg.eval_model_path} ({cfg.backend} {cfg.precision}, {cfg.eval_mode} mode, "
+    print(f"load model done: {cfg.eval_model_path} ({vocoder.backend.describe()}, {cfg.eval_mode} mode, "
           f"{len(items)} file(s))")
     print(f"model settings: {vocoder.settings.describe()}")
     features = vocoder.settings.features

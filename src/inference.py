@@ -59,17 +59,19 @@ class Vocoder:
         self.warned = set()  # names of inputs already warned about (warn_if_not_log_mel)
 
     @classmethod
-    def from_checkpoint(cls, path, device_target="CPU", alpha=0.2, device_id=None, backend="mindspore",
+    def from_checkpoint(cls, path, device_target="CPU", alpha=0.2, device_id=None, backend="auto",
                         precision="fp32", threads=0, **kwargs):
         """Load a training, generator-only or public zoo checkpoint, or an exported .onnx / .mindir,
-        into `backend` (src.backends) at `precision`; kwargs go to Vocoder()."""
+        into `backend` (src.backends; "auto": the fastest installed runtime that reproduces the
+        checkpoint, see src/backends/choice.py) at `precision`; kwargs go to Vocoder()."""
         import mindspore as ms  # pylint: disable=import-outside-toplevel
 
         if device_id is None:
             ms.set_device(device_target)
         else:
             ms.set_device(device_target, device_id)
-        return cls(make_backend(backend, path, precision, alpha=alpha, threads=threads), **kwargs)
+        return cls(make_backend(backend, path, precision, alpha=alpha, threads=threads, device_target=device_target),
+                   **kwargs)
 
     def load_weights(self, generator):
         """Take `generator`'s current weights (e.g. mid-training), keeping the compiled graphs."""

@@ -77,3 +77,11 @@ def zoo_generator(zoo_ckpt):
     from src.model import load_generator  # pylint: disable=import-outside-toplevel
 
     return load_generator(zoo_ckpt)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend_choice_cache(tmp_path_factory):
+    """--backend auto measures the runtimes once per machine and keeps the result in a cache folder:
+    the tests (and the processes they start) keep theirs in a temporary one, measured once per run."""
+    os.environ["MELGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("melgan_cache"))
+    yield os.environ["MELGAN_CACHE_DIR"]

@@ -27,6 +27,7 @@ class Backend:
 
     name = ""
     fixed_frames = None
+    choice = ""  # why this backend, when --backend auto chose it
     settings = ZOO_SETTINGS  # what the model expects (src/settings.py); the zoo's unless the source says
 
     def __init__(self, precision):
@@ -36,7 +37,7 @@ class Backend:
         raise NotImplementedError
 
     def describe(self):
-        return f"{self.name} {self.precision}"
+        return f"{self.name} {self.precision}" + (f" ({self.choice})" if self.choice else "")
 
     def load_weights(self, generator):
         raise BackendError(f"the {self.name} backend cannot take new weights: build it again from the checkpoint")
@@ -107,14 +108,24 @@ def load_checkpoint_generator(source, alpha):
     return load_generator(str(source), alpha)
 
 
-def make_backend(name, source, precision="fp32", alpha=0.2, threads=0):
+def make_backend(name, source, precision="fp32", alpha=0.2, threads=0, device_target="CPU"):
     """The backend `name` running `source` (checkpoint, .onnx or .mindir) at `precision`.
 
-    threads: intra-op threads for onnxruntime / OpenVINO (0: the runtime's default, all cores).
-    A loaded src.model.Generator may be passed as `source` too (no file involved).
+    name "auto": the fastest installed runtime that reproduces the checkpoint (src/backends/choice.py);
+    the backend's `choice` then says which and why. threads: intra-op threads for onnxruntime /
+    OpenVINO (0: the runtime's default, all cores). A loaded src.model.Generator may be passed as
+    `source` too (no file involved).
     """
-    if name not in BACKENDS:
-        raise BackendError(f"--backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+    if name not in BACKENDS + ("auto",):
+        raise BackendError(f"--backend must be one of auto, {', '.join(BACKENDS)}, got {name!r}")
+    if name == "auto":
+        from src.backends import choice
+
+        kind = source_kind(source) if isinstance(source, (str, os.PathLike)) else "checkpoint"
+        name, reason = choice.choose(kind, device_target, precision)
+        backend = make_backend(name, source, precision, alpha, threads, device_target)
+        backend.choice = reason
+        return backend
     check_precision(name, precision)
     if name == "mindspore":
         from src.backends.mindspore_backend import MindSporeBackend as cls
