@@ -52,6 +52,7 @@ def check_config(cfg):
         (cfg.backend in BACKENDS + ("auto",), f"--backend must be one of auto, {', '.join(BACKENDS)}, got {cfg.backend!r}"),
         (cfg.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}"),
         (cfg.chunk_frames >= 1, f"--chunk_frames must be positive, got {cfg.chunk_frames}"),
+        (cfg.metrics in metrics.LEVELS, f"--metrics must be one of {', '.join(metrics.LEVELS)}, got {cfg.metrics!r}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -160,7 +161,8 @@ def run(cfg):
     check_inputs(items, features)  # bad input stops here, before anything is written
     rows = []
     for name, path in tqdm(items, desc="eval", unit="file"):
-        mel, reference, ref_path = read_input(path, cfg.eval_data_path, cfg.reference_path, features, representation)
+        mel, reference, ref_path = read_input(path, cfg.eval_data_path, cfg.reference_path, features, representation,
+                                                with_reference=cfg.metrics != "none" or cfg.plot)
         shapes_before = len(vocoder.shapes_seen)
         start = time.perf_counter()
         audio = vocoder(mel, name=path)
@@ -171,10 +173,12 @@ def run(cfg):
         row = {"name": name, "frames": int(mel.shape[1]), "seconds": duration, "synth_seconds": seconds,
                "rtf": metrics.real_time_factor(seconds, len(audio), features.sample_rate), "x_real_time": duration / seconds,
                "graph_compiled": len(vocoder.shapes_seen) > shapes_before, "reference": ref_path}
-        row["mos_est"] = metrics.mos_estimate(audio, features.sample_rate)
+        if cfg.metrics == "all":
+            row["mos_est"] = metrics.mos_estimate(audio, features.sample_rate)
         if reference is not None:
-            row.update(metrics.compare(reference, audio, features))
-            row["mos_est_ref"] = metrics.mos_estimate(reference, features.sample_rate)
+            row.update(metrics.compare(reference, audio, features, cfg.metrics))
+            if cfg.metrics == "all":
+                row["mos_est_ref"] = metrics.mos_estimate(reference, features.sample_rate)
         rows.append(row)
         if cfg.plot:
             ref_mel = features.log_mel(reference) if reference is not None else mel

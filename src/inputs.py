@@ -68,15 +68,16 @@ def manifest_features(data_path):
     return None, None
 
 
-def read_input(path, data_path, reference_path, features=ZOO, representation=LN_MAGNITUDE):
+def read_input(path, data_path, reference_path, features=ZOO, representation=LN_MAGNITUDE, with_reference=True):
     """(log-mel, reference audio or None, reference path or None) for one input file; a WAV is
-    turned into `features`' log-mel (copy synthesis), a mel of another `representation` converted."""
+    turned into `features`' log-mel (copy synthesis), a mel of another `representation` converted.
+    with_reference False: a mel's reference audio is neither looked for nor read (nothing to score)."""
     if path.lower().endswith(".wav"):
         check_wav_complete(path)
         audio, _ = read_audio(path, features.sample_rate)
         return features.log_mel(audio), audio, path
     mel = to_natural_log(load_mel(path, features.n_mels), representation, features.log_floor)
-    ref_path = find_reference(path, data_path, reference_path)
+    ref_path = find_reference(path, data_path, reference_path) if with_reference else None
     reference = None
     if ref_path is not None:
         check_wav_complete(ref_path)

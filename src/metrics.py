@@ -121,14 +121,22 @@ def mos_estimate(audio, sr=ZOO.sample_rate):
     return float(dnsmos.run(audio16, 16000)["ovrl_mos"])
 
 
-def compare(reference, synthesized, features=ZOO):
-    """All distances between a reference and a synthesized waveform (at `features`' rate), as a dict."""
-    return {
-        "log_mel_l1": log_mel_l1(reference, synthesized, features),
-        "mcd_db": mel_cepstral_distortion(reference, synthesized, features),
-        "stoi": stoi_score(reference, synthesized, features.sample_rate),
-        "pesq_wb": pesq_score(reference, synthesized, features.sample_rate),
-    }
+# How much of the report eval.py computes: none (corpus vocoding: audio only), fast (the two
+# spectral distances, milliseconds per file), all (also STOI, PESQ and the estimated MOS).
+LEVELS = ("none", "fast", "all")
+
+
+def compare(reference, synthesized, features=ZOO, level="all"):
+    """The distances between a reference and a synthesized waveform (at `features`' rate) that `level`
+    asks for, as a dict."""
+    if level == "none":
+        return {}
+    found = {"log_mel_l1": log_mel_l1(reference, synthesized, features),
+             "mcd_db": mel_cepstral_distortion(reference, synthesized, features)}
+    if level == "all":
+        found["stoi"] = stoi_score(reference, synthesized, features.sample_rate)
+        found["pesq_wb"] = pesq_score(reference, synthesized, features.sample_rate)
+    return found
 
 
 def snr_db(reference, other):

@@ -90,6 +90,23 @@ def test_eval_writes_wavs_report_and_plots(dataset, ckpt, tmp_path, capsys):
     np.testing.assert_allclose(got, want, atol=1.5 / 32768)
 
 
+@pytest.mark.parametrize("level,present,absent", [
+    ("none", [], ["log_mel_l1", "mcd_db", "stoi", "pesq_wb", "mos_est", "mos_est_ref"]),
+    ("fast", ["log_mel_l1", "mcd_db"], ["stoi", "pesq_wb", "mos_est", "mos_est_ref"])])
+def test_metrics_levels_write_audio_and_only_what_was_asked(dataset, ckpt, tmp_path, level, present, absent):
+    out = tmp_path / "out"
+    rows = _run(dataset, ckpt, out, "--metrics", level)
+    assert all((out / f"{r['name']}.wav").stat().st_size > 44 for r in rows)
+    by_name = {r["name"]: r for r in json.loads((out / "report.json").read_text())["files"]}
+    assert by_name["a"]["rtf"] > 0  # the speed is always reported
+    for key in present:
+        assert by_name["a"][key] > 0
+    for key in absent:
+        assert by_name["a"].get(key) is None
+    if level == "none":
+        assert by_name["a"]["reference"] is None  # the reference audio is not even read
+
+
 def test_window_mode_and_single_file(dataset, ckpt, tmp_path):
     out = tmp_path / "out_window"
     _run(dataset / "a.npy", ckpt, out, "--eval_mode", "window", "--eval_length", "16")
