@@ -178,7 +178,7 @@ def test_three_checkpoint_kinds_load(tmp_path, generator):
            for p in generator.get_parameters()]
     save_checkpoint(_items(generator) + disc + opt, str(training), append_dict={"epoch": 3, "step": 70})
     for path in (zoo, g_only, training):
-        voc = Vocoder.from_checkpoint(str(path), device_target="CPU")
+        voc = Vocoder.from_checkpoint(str(path), device_target="CPU", backend="mindspore")
         np.testing.assert_array_equal(voc(mel), want)
         np.testing.assert_array_equal(voc.generator.conv1d_1.conv.weight.asnumpy(),
                                       generator.conv1d_1.conv.weight.asnumpy())

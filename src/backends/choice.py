@@ -22,7 +22,7 @@ from src.fileio import write_text
 AUTO = "auto"
 MEASURED = ("openvino", "onnxruntime", "mindspore")  # ties go to the first
 CHUNK_FRAMES = 256  # what the Vocoder runs: 240-frame chunks with 8 frames of context each side
-REPEATS = 3
+REPEATS = 5
 
 
 def cache_dir():
@@ -113,14 +113,14 @@ def measure_backends(candidates, settings):
     generator.set_train(False)
     generator.settings = settings
     mel = np.random.default_rng(0).uniform(-1, 1, (1, settings.features.n_mels, CHUNK_FRAMES)).astype(np.float32)
-    times = {}
-    for name in candidates:
-        backend = make_backend(name, generator)
+    backends = {name: make_backend(name, generator) for name in candidates}
+    for backend in backends.values():
         backend(mel)  # compile
-        runs = []
-        for _ in range(REPEATS):
+        backend(mel)  # (MindSpore compiles its per-shape graph at a shape's second call)
+    runs = {name: [] for name in candidates}
+    for _ in range(REPEATS):  # rounds alternate the runtimes: a busy moment of the machine hits them all
+        for name, backend in backends.items():
             start = time.perf_counter()
             backend(mel)
-            runs.append((time.perf_counter() - start) * 1000)
-        times[name] = statistics.median(runs)
-    return times
+            runs[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(r) for name, r in runs.items()}

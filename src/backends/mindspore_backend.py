@@ -1,4 +1,9 @@
-"""MindSpore: the compiled FastGenerator (from a checkpoint) or an exported MINDIR (mindspore.load)."""
+"""MindSpore: the compiled FastGenerator (from a checkpoint) or an exported MINDIR (mindspore.load).
+
+A shape that recurs (chunks, stream pieces, fixed windows) gets a graph compiled for it; a length seen
+once (a short file of a corpus) runs through one graph compiled for any length instead of paying a
+compile (~1 s) per file, as the OpenVINO backend does. The any-length graph is a little slower.
+"""
 import numpy as np
 
 from src.backends import Backend, BackendError, input_frames
@@ -19,8 +24,15 @@ class MindSporeBackend(Backend):
         # graph-compiled per input shape, whatever the global mode (a GraphCell is compiled already)
         self.compiled = net if isinstance(net, ms.nn.GraphCell) else ms.jit(net)
         self.fixed_frames = fixed_frames
+        self.any_length_net = self.any_length = None  # a second FastGenerator, for a dynamic frame axis
+        self.seen_once = set()
         if generator is not None:
             self.settings = settings_of(generator)
+            if net is not generator:  # the fast path; never the caller's own (e.g. training) network
+                self.any_length_net = type(net).from_generator(generator)
+                self.any_length_net.set_inputs(ms.Tensor(shape=[None, self.settings.features.n_mels, None],
+                                                         dtype=ms.float32))
+                self.any_length = ms.jit(self.any_length_net)
 
     @staticmethod
     def require():
@@ -54,11 +66,19 @@ class MindSporeBackend(Backend):
         from src.fast_generator import FastGenerator
 
         fresh = generator if self.net is self.generator else FastGenerator.from_generator(generator)
-        for mine, theirs in zip(self.net.get_parameters(), fresh.get_parameters()):
-            mine.copy_(self.ms.Tensor(theirs.asnumpy()))
+        for net in filter(None, (self.net, self.any_length_net)):
+            for mine, theirs in zip(net.get_parameters(), fresh.get_parameters()):
+                mine.copy_(self.ms.Tensor(theirs.asnumpy()))
 
     def __call__(self, normalized):
-        out = self.compiled(self.ms.Tensor(np.ascontiguousarray(normalized, dtype=np.float32)))
+        shape = tuple(normalized.shape)
+        net = self.compiled
+        if self.any_length is not None and shape not in self.seen_once:
+            if len(self.seen_once) > 1024:  # bounded: lengths of many short files
+                self.seen_once.clear()
+            self.seen_once.add(shape)
+            net = self.any_length
+        out = net(self.ms.Tensor(np.ascontiguousarray(normalized, dtype=np.float32)))
         return out.asnumpy().reshape(normalized.shape[0], -1)
 
 
