@@ -21,6 +21,7 @@ from src.checkpoint import load_into, read_checkpoint, save_checkpoint, scalar
 from src.errors import CheckpointError, ConfigError
 from src.loss import DiscriminatorLoss, GeneratorLoss
 from src.model import Generator, MultiDiscriminator
+from src.settings import KEY as SETTINGS_KEY, ModelSettings, from_checkpoint_params
 from src.spectral_loss import build_spectral_loss
 
 AMP_LEVELS = ("auto", "O0", "O2", "O3")
@@ -246,7 +247,9 @@ class MelGANTrainer:
         self.amp_level = check_recipe(cfg)
         spectral = build_spectral_loss(cfg)
         self.warmup_steps = int(cfg.generator_warmup_steps)
-        self.generator = Generator(cfg.leaky_alpha) if generator is None else generator
+        self.settings = ModelSettings.from_config(cfg)  # saved in every checkpoint: what the model expects
+        self.generator = Generator(cfg.leaky_alpha, self.settings.arch()) if generator is None else generator
+        self.generator.settings = self.settings
         self.discriminator = MultiDiscriminator() if discriminator is None else discriminator
         if cfg.device_target == "CPU":
             use_lean_leaky_relu(self.generator)
@@ -307,6 +310,7 @@ class MelGANTrainer:
 
     def save(self, path):
         save_checkpoint(self.checkpoint_items(), path, append_dict={
+            SETTINGS_KEY: self.settings.to_json(),
             "epoch": int(self.epoch), "step": int(self.step), "train_cpu_seconds": float(self.cpu_seconds),
             "generator_warmup_steps": int(self.warmup_steps),  # for the record; the config decides
             "loss_scale": float(self.scaler_g.scale_value.asnumpy()),
@@ -321,6 +325,7 @@ class MelGANTrainer:
         (like the zoo's public file) loads G, and D when it holds it, for fine-tuning ("finetune").
         Every missing or misshapen entry is found before anything is loaded."""
         params = read_checkpoint(path) if params is None else params
+        check_settings(params, path, self.settings)
         if not is_training_checkpoint(params):
             load_into(self.generator, params, path, "generator")
             if any(k.startswith("dis1.") for k in params):
@@ -348,6 +353,20 @@ def _assign(param, value):
     already compiled keeps updating the old one for scalar state (measured: Adam's beta powers and
     global_step after restoring a trainer that had trained), so a restore would be lost."""
     ops.assign(param, ms.Tensor(value, param.dtype))
+
+
+def check_settings(params, path, settings):
+    """CheckpointError naming each setting in which the checkpoint (the zoo's when it says nothing)
+    differs from `settings`, the config's: resuming or fine-tuning needs the same features and network."""
+    stored = from_checkpoint_params(params, path)
+    if stored == settings:
+        return
+    diff = settings.features.differences(stored.features)
+    if stored.upsample_rates != settings.upsample_rates:
+        diff.append(("upsample_rates", list(settings.upsample_rates), list(stored.upsample_rates)))
+    listed = ", ".join(f"{name} {theirs!r} (config: {mine!r})" for name, mine, theirs in diff)
+    raise CheckpointError(f"{path}: trained with other settings than the config's: {listed}; pass the config "
+                          f"it was trained with (--config_path) or start a new run")
 
 
 def is_training_checkpoint(params):

@@ -26,7 +26,8 @@ from src.errors import ConfigError
 from src.features import MelSettings
 from src.fileio import check_writable, remove_stale_temps
 from src.learning_curve import LearningCurve
-from src.trainer import MelGANTrainer, check_recipe, is_training_checkpoint
+from src.settings import ModelSettings
+from src.trainer import MelGANTrainer, check_recipe, check_settings, is_training_checkpoint
 
 
 def check_config(cfg):
@@ -42,6 +43,7 @@ def check_config(cfg):
         (cfg.log_every >= 1, "log_every must be >= 1"),
         (cfg.eval_every >= 0, "eval_every must be >= 0 (0 = off)"),
         (cfg.max_train_cpu_seconds >= 0, "max_train_cpu_seconds must be >= 0 (0 = no limit)"),
+        (cfg.mel_noise_std >= 0, "mel_noise_std must be >= 0 (0 = off)"),
         (bool(cfg.save_checkpoint_name) and "/" not in cfg.save_checkpoint_name,
          "save_checkpoint_name must be a plain file name prefix"),
     ]
@@ -147,11 +149,14 @@ def train(cfg, trainer=None, on_step=None):
     is_main = rank_id == 0
     if is_main and cfg.device_target == "CPU":
         print(cpu_dispatch.startup_line(), flush=True)
-    dataset = create_dataset(cfg.data_path, cfg.batch_size, cfg.train_length, cfg.hop_size, rank_id, group_size,
-                             cfg.num_workers, cfg.seed, shuffle=True, repeat=1, start_epoch=0)
+    dataset = create_dataset(cfg.data_path, cfg.batch_size, cfg.train_length, features.hop, rank_id, group_size,
+                             cfg.num_workers, cfg.seed, shuffle=True, repeat=1, start_epoch=0,
+                             gta_mel_path=cfg.gta_mel_path, mel_noise_std=cfg.mel_noise_std, n_mels=features.n_mels)
     steps_per_epoch = dataset.get_dataset_size()
     total_steps = cfg.max_steps if cfg.max_steps else cfg.epoch_size * steps_per_epoch
     resume = read_checkpoint(cfg.checkpoint_path) if cfg.pre_trained else None
+    if resume is not None:
+        check_settings(resume, cfg.checkpoint_path, ModelSettings.from_config(cfg))
     start_step = trainer.step if trainer is not None else 0
     if resume is not None and is_training_checkpoint(resume):
         start_step = int(scalar(resume, "step", 0))
