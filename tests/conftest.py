@@ -30,7 +30,7 @@ def graph_mode():
 
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory):
-    """preprocess.py's layout: DATASET/train (wav + mel, 5 noise clips), DATASET/val (one mel) and
+    """preprocess.py's layout: DATASET/train (wav + mel, 6 noise clips), DATASET/val (one mel) and
     DATASET/val_wav (its reference, a chirp)."""
     from src.audio import read_audio, write_wav  # pylint: disable=import-outside-toplevel
     from src.features import ZOO  # pylint: disable=import-outside-toplevel
@@ -38,8 +38,8 @@ def dataset(tmp_path_factory):
     from tests.corpus import make_train_folder  # pylint: disable=import-outside-toplevel
 
     root = tmp_path_factory.mktemp("dataset")
-    # batch 2, drop remainder: 2 steps per epoch, so 3 steps cross an epoch boundary
-    make_train_folder(root / "train", [9000, 12000, 8000, 15000, 10000], seed=1)
+    # batch 2: 3 steps per epoch, as 2 ranks of batch 1 (test_distributed); 4 steps cross an epoch
+    make_train_folder(root / "train", [9000, 12000, 8000, 15000, 10000, 11000], seed=1)
     t = np.arange(int(0.7 * 22050)) / 22050.0
     write_wav(str(root / "val_wav" / "v1.wav"), (0.3 * np.sin(2 * np.pi * 200 * t * (1 + 0.3 * t))).astype(np.float32))
     save_npy(str(root / "val" / "v1.npy"), ZOO.log_mel(read_audio(str(root / "val_wav" / "v1.wav"))[0]))
@@ -47,41 +47,12 @@ def dataset(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def zoo_recipe():
-    """The zoo's recipe (config.yaml) at tests.trainers.TINY with the narrow discriminator, compiled
-    once for every test that trains it; `zoo_recipe.fresh()` gives it back in its initial state."""
-    from tests.trainers import TINY, SharedTrainer  # pylint: disable=import-outside-toplevel
+def shared_trainer():
+    """The small trainer every in-process training test shares (tests/trainers.py: TINY shapes, the
+    RECIPE options, 2 warm-up steps), compiled once; `shared_trainer.fresh()` gives it back as built."""
+    from tests.trainers import RECIPE, TINY, SharedTrainer  # pylint: disable=import-outside-toplevel
 
     ms.set_seed(0)
-    shared = SharedTrainer(TINY)
+    shared = SharedTrainer([*TINY, *RECIPE])
     yield shared
     shared.close()
-
-
-@pytest.fixture(scope="session")
-def zoo_ckpt(tmp_path_factory):
-    """A randomly initialised zoo generator saved as a generator-only checkpoint (no trained model
-    exists here); read-only for the tests that share it."""
-    from src.checkpoint import save_checkpoint  # pylint: disable=import-outside-toplevel
-    from src.model import Generator  # pylint: disable=import-outside-toplevel
-
-    ms.set_seed(11)
-    path = tmp_path_factory.mktemp("zoo_ckpt") / "melgan_random.ckpt"
-    save_checkpoint(Generator(), str(path))
-    return str(path)
-
-
-@pytest.fixture(scope="session")
-def zoo_generator(zoo_ckpt):
-    """zoo_ckpt loaded as a plain Generator in inference mode (do not change its weights)."""
-    from src.model import load_generator  # pylint: disable=import-outside-toplevel
-
-    return load_generator(zoo_ckpt)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def backend_choice_cache(tmp_path_factory):
-    """--backend auto measures the runtimes once per machine and keeps the result in a cache folder:
-    the tests (and the processes they start) keep theirs in a temporary one, measured once per run."""
-    os.environ["MELGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("melgan_cache"))
-    yield os.environ["MELGAN_CACHE_DIR"]

@@ -31,15 +31,15 @@ def _stand_in_moxing():
     return types.SimpleNamespace(file=types.SimpleNamespace(copy_parallel=copy_parallel))
 
 
-def test_data_in_and_checkpoints_out(zoo_recipe, tmp_path, monkeypatch, capsys, graph_mode):
+def test_data_in_and_checkpoints_out(shared_trainer, tmp_path, monkeypatch, capsys, graph_mode):
     monkeypatch.setitem(sys.modules, "moxing", _stand_in_moxing())
     monkeypatch.setenv("JOB_ID", f"test-{os.getpid()}-{tmp_path.name}")  # a fresh copy lock per test run
     obs_data = make_train_folder(tmp_path / "obs" / "dataset", [9000, 10000], seed=2)
     cache = tmp_path / "cache"
-    cfg = zoo_recipe.config("--enable_modelarts", "True", "--data_url", obs_data, "--data_path", str(cache / "data"),
+    cfg = shared_trainer.config("--enable_modelarts", "True", "--data_url", obs_data, "--data_path", str(cache / "data"),
                             "--train_url", str(tmp_path / "obs" / "output"), "--save_checkpoint_path",
                             str(cache / "ckpt"), "--max_steps", "1")
-    train.run(cfg, zoo_recipe.fresh())
+    train.run(cfg, shared_trainer.fresh())
     out = capsys.readouterr().out
     # order: data copied in, then training, then the outputs copied out
     assert out.index(f"copy_parallel {obs_data} -> {cache / 'data'}") < out.index("1epoch 1iter") \

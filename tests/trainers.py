@@ -1,10 +1,12 @@
 """Trainers for the tests: the zoo's generator with a narrow discriminator, and one compiled trainer
-shared by the tests that train.
+shared by every test that trains in-process.
 
 Why: the zoo's discriminator has 78 M parameters (a ~1 GB training state); DISCRIMINATOR.narrowed(16)
-is the same layers, scales and parameter names with 0.3 M. A trainer's first step compiles its
-graphs (~20 s whatever the widths), so the tests that train reuse one trainer and put it back in
-its initial state (a checkpoint restore, the same path a resume takes) instead of building another.
+is the same layers, scales and parameter names with 0.3 M. A trainer's first steps compile its
+graphs (~20 s whatever the widths), so the tests that train share one trainer, with the recipe
+options on and a 2-step warm-up so that it has both phases (G-only warm-up steps, then G and D
+steps), and put it back in its initial state with a checkpoint restore (the path a resume takes).
+The zoo's recipe itself trains end to end in test_train's train.py run.
 """
 import os
 import re
@@ -16,8 +18,11 @@ from src.model_utils.config import get_config
 from src.trainer import MelGANTrainer
 
 SMALL_DISCRIMINATOR = DISCRIMINATOR.narrowed(16)
-# batch 2 of 8 frames, one dataset worker: the shapes every test that shares the zoo-recipe trainer uses
+# batch 2 of 8 frames, one dataset worker
 TINY = ["--train_length", "8", "--batch_size", "2", "--num_workers", "1", "--seed", "5"]
+# spectral losses, other adversarial/feature weights, and the warm-up (docs/training_recipes.md)
+RECIPE = ["--stft_loss_weight", "1.0", "--mel_loss_weight", "2.0", "--adv_weight", "0.5", "--feat_weight", "2.0",
+          "--generator_warmup_steps", "2"]
 # the zoo's log line
 LOG_LINE = re.compile(r"^(\d+)epoch (\d+)iter loss_G=(\S+) loss_D=(\S+) (\d+\.\d\d)s/it$")
 
