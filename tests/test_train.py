@@ -291,8 +291,9 @@ def test_damaged_resume_checkpoint_is_named(tmp_path, dataset, how, no_networks,
     assert message.startswith("error: ") and str(path) in message and "\n" not in message, message
 
 
-def test_only_user_errors_become_one_line(monkeypatch):
-    """A bug (ours or MindSpore's) keeps its traceback; train.py catches only src.errors.UserError."""
+def test_only_user_errors_become_one_line(monkeypatch, capsys):
+    """A bug (ours or MindSpore's) keeps its traceback; train.py catches only src.errors.UserError,
+    and Ctrl-C, which says how to resume."""
     def fail(error):
         def run(cfg):
             raise error
@@ -307,6 +308,12 @@ def test_only_user_errors_become_one_line(monkeypatch):
     monkeypatch.setattr(train, "run", fail(UserError("x.ckpt: damaged")))
     with pytest.raises(SystemExit, match="^error: x.ckpt: damaged$"):
         train.main([])
+    monkeypatch.setattr(train, "run", fail(KeyboardInterrupt()))
+    with pytest.raises(SystemExit) as stop:
+        train.main(["--save_checkpoint_path", "runs/a"])
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == ("interrupted: resume with --pre_trained True --checkpoint_path <the newest "
+                                       "melgan-*.ckpt in runs/a>\n")
 
 
 @pytest.mark.parametrize("args, expected", [(["--data_path", "nowhere"], "nowhere"),
