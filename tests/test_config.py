@@ -93,3 +93,11 @@ def test_unused_zoo_keys_load_but_refuse_another_value():
     for key, value in (("momentum", "0.5"), ("segment_length", "8000")):
         with pytest.raises(ConfigError, match=f"{key} is the zoo's key, kept for compatibility and unused"):
             get_config([f"--{key}", value])
+
+
+def test_several_config_files_apply_in_order(tmp_path):
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("batch_size: 2\nfmax: 7600.0\n")
+    second.write_text("batch_size: 3\n")
+    cfg = get_config(["--config_path", f"{first},{second}"])
+    assert (cfg.batch_size, cfg.fmax) == (3, 7600.0)

@@ -115,13 +115,17 @@ def get_config(argv=None):
 
     defaults = _read_yaml(DEFAULT_CONFIG)
     values = dict(defaults)
-    if os.path.abspath(known.config_path) != os.path.abspath(DEFAULT_CONFIG):
-        other = _read_yaml(known.config_path)
-        _check_types(defaults, other, known.config_path)
+    # Several files, comma-separated, are applied in order (e.g. a feature preset, then a recipe).
+    for path in filter(None, known.config_path.split(",")):
+        if os.path.abspath(path) == os.path.abspath(DEFAULT_CONFIG):
+            continue
+        other = _read_yaml(path)
+        _check_types(defaults, other, path)
         values.update(other)
 
     parser = argparse.ArgumentParser(description="MelGAN (MindSpore)", add_help=True)
-    parser.add_argument("--config_path", default=known.config_path, help="YAML config to read")
+    parser.add_argument("--config_path", default=known.config_path,
+                        help="YAML config(s) to read over config.yaml, comma-separated, later ones win")
     for key, default in values.items():
         parser.add_argument(f"--{key}", type=str, default=None, metavar="VALUE",
                             help=f"(default: {default!r})")

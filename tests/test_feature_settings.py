@@ -1,0 +1,102 @@
+"""Every preset feature setting (issue #19): preprocess gives features equal to an independent librosa
+computation at every preset; one preset per distinct generator (upsampling) also runs end to end:
+3 training steps, eval, ONNX and MINDIR export with --verify, each carrying the settings. PYNATIVE mode
+and a narrow discriminator keep that to seconds per setting (no graph compile). The presets left out of
+the end-to-end run share their network with one that runs, and differ from it only in features."""
+import glob
+import json
+import os
+
+import librosa
+import mindspore as ms
+import numpy as np
+import pytest
+import soundfile as sf
+
+import eval as eval_script
+import export
+from src.model_utils.config import get_config
+from src.settings import ModelSettings, read_sidecar
+from src.training import train
+from tests.structure import ROOT
+from tests.trainers import small_trainer
+
+PRESETS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "configs", "*.yaml")))
+
+
+def test_every_documented_rate_has_a_preset():
+    assert PRESETS == ["16k_hop200.yaml", "16k_hop256.yaml", "24k_hop256.yaml", "24k_hop300.yaml",
+                       "44k_hop512.yaml", "48k_hop512.yaml"]
+
+
+def _librosa_log_mel(audio, f):
+    mel = librosa.feature.melspectrogram(y=audio, sr=f.sample_rate, n_fft=f.n_fft, hop_length=f.hop,
+                                         win_length=f.win_length, window="hann", center=True, pad_mode="reflect",
+                                         power=1.0, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax)
+    return np.log(np.maximum(mel, 1e-5))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Three 0.7 s clips at 22.05 kHz (preprocess resamples them to each setting's rate)."""
+    folder = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(0)
+    t = np.arange(int(0.7 * 22050)) / 22050
+    for i, f0 in enumerate((150, 220, 330)):
+        audio = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.02 * rng.standard_normal(t.size)
+        sf.write(str(folder / f"u{i}.wav"), audio.astype(np.float32), 22050, subtype="PCM_16")
+    return folder
+
+
+# one preset per upsampling other than the zoo's (which every other test trains)
+END_TO_END = ("16k_hop200.yaml", "24k_hop300.yaml", "44k_hop512.yaml")
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_preprocess_writes_librosa_features(preset, corpus, tmp_path):
+    _preprocess(preset, corpus, tmp_path)
+
+
+def _preprocess(preset, corpus, tmp_path, *extra):
+    """preprocess.py's work for a preset, checked against librosa; returns (config path, cfg, settings)."""
+    import preprocess as preprocess_script
+
+    config = os.path.join(ROOT, "configs", preset)
+    cfg = get_config(["--config_path", config, "--context_mode", "PYNATIVE", "--batch_size", "1",
+                      "--train_length", "6", "--num_workers", "1", "--max_steps", "3", "--save_steps", "3",
+                      "--data_path", str(tmp_path / "data" / "train"), "--save_checkpoint_path", str(tmp_path / "ckpt")])
+    settings = ModelSettings.from_config(cfg)
+    f = settings.features
+
+    preprocess_script.preprocess(str(corpus), str(tmp_path / "data"), val_size=1, num_workers=1, features=f)
+    wav = sorted((tmp_path / "data" / "train" / "wav").iterdir())[0]
+    audio, rate = sf.read(str(wav), dtype="int16")
+    assert rate == f.sample_rate
+    mel = np.load(tmp_path / "data" / "train" / "mel" / (wav.stem + ".npy"))
+    np.testing.assert_allclose(mel, _librosa_log_mel(audio.astype(np.float32) / 32768, f), atol=1e-4)
+    assert json.loads((tmp_path / "data" / "manifest.json").read_text())["features"]["hop_size"] == f.hop
+    return config, cfg, settings
+
+
+@pytest.mark.parametrize("preset", END_TO_END)
+def test_preset_trains_evaluates_and_exports(preset, corpus, tmp_path):
+    config, cfg, settings = _preprocess(preset, corpus, tmp_path)
+    f = settings.features
+    trainer = train(cfg, small_trainer(["--config_path", config]))
+    assert trainer.step == 3
+    (ckpt,) = map(str, (tmp_path / "ckpt").glob("melgan-*_3.ckpt"))
+
+    out = tmp_path / "out"
+    rows = eval_script.run(get_config(["--config_path", config, "--eval_model_path", ckpt, "--backend", "mindspore",
+                                       "--eval_data_path", str(tmp_path / "data" / "val"),
+                                       "--output_path", str(out), "--metrics", "fast"]))
+    (row,) = rows
+    info = sf.info(str(out / f"{row['name']}.wav"))
+    assert info.samplerate == f.sample_rate and info.frames == row["frames"] * f.hop and row["log_mel_l1"] > 0
+
+    for fmt in ("ONNX", "MINDIR"):
+        path = export.export(get_config(["--checkpoint_path", ckpt, "--file_format", fmt, "--dynamic_length", "True",
+                                         "--file_name", str(tmp_path / "m"), "--eval_length", "16", "--verify", "True"]))
+        if fmt == "MINDIR":
+            assert read_sidecar(path) == settings
+    ms.set_context(mode=ms.GRAPH_MODE)
