@@ -24,12 +24,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from src import cpu_dispatch  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
+from src.architecture import GENERATOR  # noqa: E402
 
 
 def make_batch(batch, length, seed=0):
     rng = np.random.default_rng(seed)
-    mel = lambda: rng.uniform(-1, 1, (batch, 80, length)).astype(np.float32)  # noqa: E731
-    wav = lambda: rng.uniform(-0.5, 0.5, (batch, 1, length * 256)).astype(np.float32)  # noqa: E731
+    mel = lambda: rng.uniform(-1, 1, (batch, GENERATOR.mel_channels, length)).astype(np.float32)  # noqa: E731
+    wav = lambda: rng.uniform(-0.5, 0.5, (batch, 1, length * GENERATOR.hop)).astype(np.float32)  # noqa: E731
     return mel(), wav(), mel(), wav()
 
 
@@ -57,61 +58,9 @@ def mindspore_steps(batch, length, steps):
 
 def torch_steps(batch, length, steps):
     import torch  # pylint: disable=import-outside-toplevel
-    from torch import nn  # pylint: disable=import-outside-toplevel
+    from benchmarks.torch_peers import Generator, MultiDiscriminator  # pylint: disable=import-outside-toplevel
     torch.manual_seed(0)
-    lrelu = lambda: nn.LeakyReLU(0.2)  # noqa: E731
-
-    def res_stack(c):
-        blocks = nn.ModuleList([nn.Sequential(lrelu(), nn.Conv1d(c, c, 3, padding=d, dilation=d), lrelu(),
-                                              nn.Conv1d(c, c, 1)) for d in (1, 3, 9)])
-        shortcuts = nn.ModuleList([nn.Conv1d(c, c, 1) for _ in range(3)])
-        return blocks, shortcuts
-
-    class ResStack(nn.Module):
-        def __init__(self, c):
-            super().__init__()
-            self.blocks, self.shortcuts = res_stack(c)
-
-        def forward(self, x):
-            for block, shortcut in zip(self.blocks, self.shortcuts):
-                x = block(x) + shortcut(x)
-            return x
-
-    layers = [nn.Conv1d(80, 512, 7, padding=3), lrelu()]
-    for cin, cout, k, s, p in [(512, 256, 16, 8, 4), (256, 128, 16, 8, 4), (128, 64, 4, 2, 1), (64, 32, 4, 2, 1)]:
-        layers += [nn.ConvTranspose1d(cin, cout, k, s, p), ResStack(cout), lrelu()]
-    generator = nn.Sequential(*layers, nn.Conv1d(32, 1, 7, padding=3), nn.Tanh())
-
-    class Discriminator(nn.Module):
-        def __init__(self):
-            super().__init__()
-            specs = [(1, 16, 15, 1, 7), (16, 64, 41, 4, 20), (64, 256, 41, 4, 20), (256, 1024, 41, 4, 20),
-                     (1024, 1024, 11, 4, 5), (1024, 1024, 3, 1, 1)]
-            self.convs = nn.ModuleList([nn.Conv1d(i, o, k, s, p) for i, o, k, s, p in specs])
-            self.last = nn.Conv1d(1024, 1, 3, 1, 1)
-
-        def forward(self, x):
-            outs = []
-            for conv in self.convs:
-                x = nn.functional.leaky_relu(conv(x), 0.2)
-                outs.append(x)
-            outs.append(self.last(x))
-            return outs
-
-    class MultiDiscriminator(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.dis = nn.ModuleList([Discriminator() for _ in range(3)])
-            self.avg = nn.ModuleList([nn.Conv1d(1, 1, 5, 2, 2) for _ in range(2)])
-
-        def forward(self, x):
-            outs = [self.dis[0](x)]
-            for k in range(2):
-                x = self.avg[k](x)
-                outs.append(self.dis[k + 1](x))
-            return outs
-
-    discriminator = MultiDiscriminator()
+    generator, discriminator = Generator(), MultiDiscriminator()  # built from src.architecture's tables
     opt_g = torch.optim.Adam(generator.parameters(), 1e-4, betas=(0.9, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), 1e-4, betas=(0.9, 0.999))
     msq = lambda x: x.pow(2).sum(dim=(1, 2)).mean()  # noqa: E731
@@ -184,7 +133,8 @@ def main():
     med = {k: statistics.median(t for o in v for t in o["times"]) for k, v in results.items()}
     peak = {k: max(o["peak_rss_mb"] for o in v) for k, v in results.items()}
     print(f"\nCPU training step, batch {args.batch} x train_length {args.train_length} "
-          f"({args.train_length * 256} samples), {args.rounds} rounds x {args.steps} steps, {os.cpu_count()} CPUs:")
+          f"({args.train_length * GENERATOR.hop} samples), {args.rounds} rounds x {args.steps} steps, "
+          f"{os.cpu_count()} CPUs:")
     print(f"  MindSpore (this port, graph mode): {med['mindspore']:.2f} s/step, peak RSS {peak['mindspore']:.0f} MB")
     print(f"  PyTorch (same networks, eager):    {med['torch']:.2f} s/step, peak RSS {peak['torch']:.0f} MB")
     print(f"  step time ratio MindSpore/PyTorch: {med['mindspore'] / med['torch']:.2f} (target <= 1.10); "
