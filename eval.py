@@ -11,8 +11,9 @@ Inputs (a folder, or one file): `.npy` log-mels (SPEC §1) are vocoded; `.wav` f
 copy-synthesized (SPEC log-mel, then the vocoder). Each becomes OUT/NAME.wav (16-bit, 22050 Hz,
 exactly 256 × frames samples). Where the reference audio is known (WAV input, or a val mel whose
 WAV is in DATASET/val_wav or --reference_path) OUT/report.csv and report.json get log-mel L1,
-MCD, STOI and PESQ; the real-time factor and an estimated MOS (DNSMOS, no reference needed;
-also for the reference when known) are always reported. `--plot True` adds OUT/NAME.png.
+MCD, F0 RMSE (cents) and V/UV error, STOI and PESQ; the real-time factor and an estimated MOS
+(DNSMOS, no reference needed; also for the reference when known) are always reported.
+`--plot True` adds OUT/NAME.png.
 Every output is written to a temp file and renamed: a killed run leaves only complete files,
 and rerunning finishes the job. Bad input stops with one line naming the file.
 """
@@ -40,7 +41,8 @@ from src.model_utils.config import get_config
 from src.model_utils.moxing_adapter import moxing_wrapper
 
 REPORT_COLUMNS = ("name", "frames", "seconds", "synth_seconds", "rtf", "x_real_time", "graph_compiled",
-                  "log_mel_l1", "mcd_db", "stoi", "pesq_wb", "mos_est", "mos_est_ref")
+                  "log_mel_l1", "mcd_db", "f0_rmse_cents", "vuv_error", "stoi", "pesq_wb", "mos_est",
+                  "mos_est_ref")
 
 
 def check_config(cfg):
@@ -119,6 +121,10 @@ def write_report(output_path, rows, sample_rate):
                     "(unless every call did)",
              "mcd_db": f"mel-cepstral distortion in dB, SPTK mel-cepstra c1..c{metrics.MCD_COEFFS} (alpha "
                        f"{metrics.mcep_alpha(sample_rate)}), frames paired by index; a few dB for a good vocoder",
+             "f0_rmse_cents": "RMSE of the synthesized F0 against the reference's in cents (1200 log2 ratio), over "
+                              "the frames voiced in both (WORLD DIO + StoneMask, one frame per mel frame); None "
+                              "when no frame is voiced in both",
+             "vuv_error": "fraction of frames where exactly one of reference and synthesis is voiced",
              "stoi": "None when pystoi is not installed", "pesq_wb": "None when pesq is not installed",
              "mos_est": "estimated MOS (DNSMOS P.835 OVRL, ~1..5) of the synthesized audio: a learned, "
                         "non-intrusive estimate, not a listening test; it scores espeak-ng speech lower than "

@@ -9,6 +9,12 @@
   timing sample for sample, and DTW would only hide a timing error (and cost O(frames²)). A good
   vocoder scores a few dB; unrelated audio 10 dB or more.
 - STOI (pystoi) and wide-band PESQ (pesq, at 16 kHz) when those packages are importable.
+- F0 RMSE in cents and the voiced/unvoiced decision error, from WORLD's F0 (pyworld: DIO, refined
+  by StoneMask, 40..800 Hz) at one frame per mel frame (frame period hop / sample_rate s, frame t
+  centred on sample hop·t). The RMSE is over the frames voiced in both signals (None when there are
+  none); the V/UV error is the fraction of frames where exactly one of the two is voiced. DIO +
+  StoneMask costs ~30 ms per second of audio (Harvest, a bit more robust, ~10 times that), so both
+  are in the "fast" level.
 - An estimated MOS without reference: DNSMOS P.835 overall (OVRL, about 1..5) from the
   speechmos package's bundled ONNX models on onnxruntime, at 16 kHz. It is a learned estimate
   (it scores espeak-ng speech lower than real speech), not a listening test.
@@ -26,8 +32,10 @@ with warnings.catch_warnings():
     # pysptk 1.0.1 imports pkg_resources (for its example audio path), which warns it is deprecated
     warnings.simplefilter("ignore")
     import pysptk
+    import pyworld  # pyworld 0.3.5 imports pkg_resources too
 
 MCD_COEFFS = 24
+F0_FLOOR, F0_CEIL = 40.0, 800.0  # Hz: the F0 search range (ESPnet's evaluate_f0 defaults)
 MCD_ALPHA = 0.455  # pysptk.util.mcepalpha(22050): the all-pass constant closest to the mel scale
 _MCEP_EPS = 1e-6  # added to the periodogram (as ESPnet's MCD does): digital silence gets a finite log
 
@@ -71,6 +79,38 @@ def mel_cepstral_distortion(reference, synthesized, features=ZOO):
     ref, syn = align(reference, synthesized)
     diff = mel_cepstrum(ref, features=features) - mel_cepstrum(syn, features=features)
     return float(10.0 / math.log(10.0) * np.mean(np.sqrt(2.0 * np.sum(diff ** 2, axis=1))))
+
+
+def f0_track(audio, features=ZOO):
+    """WORLD F0 in Hz (0 = unvoiced) by DIO + StoneMask, one value per mel frame of `features`
+    (frame t centred on sample hop·t: 1 + samples // hop frames)."""
+    x = np.asarray(audio, dtype=np.float64)
+    sr, period_ms = features.sample_rate, features.hop / features.sample_rate * 1000.0
+    f0, times = pyworld.dio(x, sr, f0_floor=F0_FLOOR, f0_ceil=F0_CEIL, frame_period=period_ms)
+    f0 = pyworld.stonemask(x, f0, times, sr)
+    frames = 1 + len(x) // features.hop
+    return np.pad(f0, (0, max(0, frames - len(f0))))[:frames]
+
+
+def _f0_pair(reference, synthesized, features):
+    ref, syn = align(reference, synthesized)
+    return f0_track(ref, features), f0_track(syn, features)
+
+
+def f0_rmse_cents(reference, synthesized, features=ZOO, tracks=None):
+    """RMSE of 1200·log2(F0_syn / F0_ref) over the frames voiced in both; None when there are none."""
+    f0_ref, f0_syn = tracks if tracks is not None else _f0_pair(reference, synthesized, features)
+    both = (f0_ref > 0) & (f0_syn > 0)
+    if not np.any(both):
+        return None
+    cents = 1200.0 * np.log2(f0_syn[both] / f0_ref[both])
+    return float(np.sqrt(np.mean(cents ** 2)))
+
+
+def vuv_error(reference, synthesized, features=ZOO, tracks=None):
+    """Fraction of frames where exactly one of reference and synthesis is voiced (0..1)."""
+    f0_ref, f0_syn = tracks if tracks is not None else _f0_pair(reference, synthesized, features)
+    return float(np.mean((f0_ref > 0) != (f0_syn > 0)))
 
 
 def stoi_score(reference, synthesized, sr=ZOO.sample_rate):
@@ -122,7 +162,7 @@ def mos_estimate(audio, sr=ZOO.sample_rate):
 
 
 # How much of the report eval.py computes: none (corpus vocoding: audio only), fast (the two
-# spectral distances, milliseconds per file), all (also STOI, PESQ and the estimated MOS).
+# spectral distances and the F0 measures, milliseconds per file), all (also STOI, PESQ and the estimated MOS).
 LEVELS = ("none", "fast", "all")
 
 
@@ -133,6 +173,9 @@ def compare(reference, synthesized, features=ZOO, level="all"):
         return {}
     found = {"log_mel_l1": log_mel_l1(reference, synthesized, features),
              "mcd_db": mel_cepstral_distortion(reference, synthesized, features)}
+    tracks = _f0_pair(reference, synthesized, features)  # one F0 analysis each for both F0 measures
+    found["f0_rmse_cents"] = f0_rmse_cents(reference, synthesized, features, tracks)
+    found["vuv_error"] = vuv_error(reference, synthesized, features, tracks)
     if level == "all":
         found["stoi"] = stoi_score(reference, synthesized, features.sample_rate)
         found["pesq_wb"] = pesq_score(reference, synthesized, features.sample_rate)

@@ -76,6 +76,38 @@ def test_mcd_pairs_frames_by_index():
     assert metrics.mel_cepstral_distortion(x, late) > 1.0
 
 
+def _harmonic_tone(f0, seconds=1.5):
+    t = np.arange(int(ZOO.sample_rate * seconds)) / ZOO.sample_rate
+    return (0.1 * sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 8))).astype(np.float32)
+
+
+def test_f0_identical_audio_gives_zero():
+    x = _speechlike()
+    assert metrics.f0_rmse_cents(x, x) == 0.0 and metrics.vuv_error(x, x) == 0.0
+    result = metrics.compare(x, x, level="fast")  # cheap enough for the fast level
+    assert result["f0_rmse_cents"] == 0.0 and result["vuv_error"] == 0.0
+
+
+def test_f0_track_is_one_value_per_mel_frame():
+    x = _speechlike()
+    f0 = metrics.f0_track(x)
+    assert f0.shape == (ZOO.log_mel(x).shape[1],)
+    assert np.median(f0[f0 > 0]) == pytest.approx(140.0, rel=0.02)
+
+
+def test_two_semitones_up_is_about_200_cents():
+    low, high = _harmonic_tone(140.0), _harmonic_tone(140.0 * 2 ** (2 / 12))
+    assert 150 < metrics.f0_rmse_cents(low, high) < 250  # measured 199.6
+    assert metrics.vuv_error(low, high) < 0.05  # both voiced throughout
+
+
+def test_silence_against_a_tone_is_a_large_vuv_error():
+    tone = _harmonic_tone(200.0)
+    silence = np.zeros_like(tone)
+    assert metrics.vuv_error(tone, silence) > 0.9
+    assert metrics.f0_rmse_cents(tone, silence) is None  # no frame voiced in both
+
+
 def test_too_short_for_stoi_is_none_not_a_placeholder():
     x = _speechlike(seconds=0.2)
     assert metrics.stoi_score(x, x) is None
