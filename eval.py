@@ -14,6 +14,8 @@ WAV is in DATASET/val_wav or --reference_path) OUT/report.csv and report.json ge
 MCD, F0 RMSE (cents) and V/UV error, STOI and PESQ; the real-time factor and an estimated MOS
 (DNSMOS, no reference needed; also for the reference when known) are always reported.
 `--plot True` adds OUT/NAME.png.
+OUT/index.html (src/report_page.py) puts, per file, the reference and synthesized audio side by side
+with the picture and the report row: open it in a browser to listen (relative links, no JavaScript).
 Every output is written to a temp file and renamed: a killed run leaves only complete files,
 and rerunning finishes the job. Bad input stops with one line naming the file.
 """
@@ -27,7 +29,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from src import cpu_dispatch, metrics
+from src import cpu_dispatch, metrics, report_page
 from src.audio import write_wav
 from src.backends import BACKENDS, PRECISIONS
 from src.cli import check_device_target, run_main
@@ -136,6 +138,7 @@ def write_report(output_path, rows, sample_rate):
     lines = ["  ".join(k.ljust(widths[k]) for k in REPORT_COLUMNS)]
     lines += ["  ".join(_fmt(r.get(k)).ljust(widths[k]) for k in REPORT_COLUMNS) for r in rows + [mean]]
     print("\n".join(lines))
+    return mean
 
 
 def run(cfg):
@@ -190,8 +193,10 @@ def run(cfg):
             ref_mel = features.log_mel(reference) if reference is not None else mel
             plot_spectrograms(os.path.join(cfg.output_path, name + ".png"), ref_mel, features.log_mel(audio), name,
                               features.log_min)
-    write_report(cfg.output_path, rows, features.sample_rate)
+    mean = write_report(cfg.output_path, rows, features.sample_rate)
+    page = report_page.write_page(cfg.output_path, rows, mean, REPORT_COLUMNS, _fmt)
     print(f"wrote {len(rows)} file(s) to {cfg.output_path}")
+    print(f"listen: {page}")
     return rows
 
 

@@ -9,6 +9,7 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 [ -f /usr/include/gflags/gflags.h ] || need_apt+=(libgflags-dev)
+if [ "${MELGAN_BROWSER_TESTS:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi  # tests/test_report_page.py
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     echo "[setup] installing system packages: ${need_apt[*]}"

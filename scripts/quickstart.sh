@@ -51,8 +51,8 @@ cat <<MSG
   exported model  $OUT/melgan.mindir
   C++ inference   $OUT/cpp_infer/wav
 
-Listen: each synthesized clip next to the recording it was computed from, and its picture
-(reference log-mel above, synthesized below):
+Listen: open $OUT/output/index.html in a browser (each synthesized clip beside the recording it
+was computed from, its picture and its report row), or play the files:
 MSG
 for f in "$OUT"/output/*.wav; do
     n=$(basename "$f" .wav)

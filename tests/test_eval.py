@@ -115,7 +115,7 @@ def test_window_mode_and_single_file(dataset, ckpt, tmp_path):
     want = Vocoder(load_generator(ckpt), mode="window", eval_length=16)(mel)
     assert got.shape == (256 * mel.shape[1],)
     np.testing.assert_allclose(got, want, atol=1.5 / 32768)
-    assert sorted(os.listdir(out)) == ["a.wav", "report.csv", "report.json"]
+    assert sorted(os.listdir(out)) == ["a.wav", "index.html", "report.csv", "report.json"]
 
 
 @pytest.mark.parametrize("bad, needle", [
