@@ -56,3 +56,32 @@ def shared_trainer():
     shared = SharedTrainer([*TINY, *RECIPE])
     yield shared
     shared.close()
+
+
+@pytest.fixture(scope="session")
+def zoo_ckpt(tmp_path_factory):
+    """A randomly initialised zoo generator saved as a generator-only checkpoint (no trained model
+    exists here); read-only for the tests that share it."""
+    from src.checkpoint import save_checkpoint  # pylint: disable=import-outside-toplevel
+    from src.model import Generator  # pylint: disable=import-outside-toplevel
+
+    ms.set_seed(11)
+    path = tmp_path_factory.mktemp("zoo_ckpt") / "melgan_random.ckpt"
+    save_checkpoint(Generator(), str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def zoo_generator(zoo_ckpt):
+    """zoo_ckpt loaded as a plain Generator in inference mode (do not change its weights)."""
+    from src.model import load_generator  # pylint: disable=import-outside-toplevel
+
+    return load_generator(zoo_ckpt)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend_choice_cache(tmp_path_factory):
+    """--backend auto measures the runtimes once per machine and keeps the result in a cache folder:
+    the tests (and the processes they start) keep theirs in a temporary one, measured once per run."""
+    os.environ["MELGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("melgan_cache"))
+    yield os.environ["MELGAN_CACHE_DIR"]
