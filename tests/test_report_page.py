@@ -31,20 +31,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def ckpt(request, tmp_path_factory):
-    """The shared random-weight zoo generator checkpoint (conftest's zoo_ckpt), or one made here the
-    same way when this conftest has none."""
-    try:
-        return request.getfixturevalue("zoo_ckpt")
-    except pytest.FixtureLookupError:
-        import mindspore as ms  # pylint: disable=import-outside-toplevel
-        from src.checkpoint import save_checkpoint  # pylint: disable=import-outside-toplevel
-        from src.model import Generator  # pylint: disable=import-outside-toplevel
-
-        ms.set_seed(11)
-        path = tmp_path_factory.mktemp("zoo_ckpt") / "melgan_random.ckpt"
-        save_checkpoint(Generator(), str(path))
-        return str(path)
+def ckpt(zoo_ckpt):
+    return zoo_ckpt
 
 
 class _Sources(HTMLParser):
