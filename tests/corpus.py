@@ -23,3 +23,23 @@ def make_train_folder(root, lengths, seed=0):
         write_wav(wav_path, 0.3 * rng.standard_normal(n).astype(np.float32))
         save_npy(os.path.join(root, "mel", name + ".npy"), ZOO.log_mel(file_audio(wav_path)))
     return str(root)
+
+
+def tone(seconds, f0=180.0):
+    """A slowly modulated sine at the zoo's rate (float32)."""
+    t = np.arange(int(ZOO.sample_rate * seconds)) / ZOO.sample_rate
+    return (0.2 * np.sin(2 * np.pi * f0 * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))).astype(np.float32)
+
+
+def make_eval_inputs(root):
+    """eval.py's inputs in preprocess.py's layout: ROOT/val/a.npy with its reference ROOT/val_wav/a.wav,
+    val/b.npy without one, and val/c.wav (copy synthesis). Returns the val folder."""
+    from src.audio import read_audio  # pylint: disable=import-outside-toplevel
+
+    val, refs = os.path.join(root, "val"), os.path.join(root, "val_wav")
+    write_wav(os.path.join(refs, "a.wav"), tone(0.6))
+    save_npy(os.path.join(val, "a.npy"), ZOO.log_mel(read_audio(os.path.join(refs, "a.wav"))[0]))
+    save_npy(os.path.join(val, "b.npy"), ZOO.log_mel(tone(0.3, 300.0)))  # no reference known
+    write_wav(os.path.join(val, "c.wav"), tone(0.4, 220.0))  # copy synthesis
+    return val
+

@@ -1,6 +1,7 @@
 """eval.py end to end: outputs, report, plots, modes, bad input, damaged checkpoints, kill -9."""
 import json
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import eval as eval_script
 from src.audio import read_audio, write_wav
 from src.features import ZOO
 from src.fileio import save_npy
+from tests.corpus import make_eval_inputs
 from tests.damage import KINDS, damage_file
 from src.demo_corpus import make_demo_corpus
 from src.checkpoint import save_checkpoint
@@ -23,11 +25,6 @@ from src.inference import Vocoder
 from src.model import load_generator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _tone(seconds, f0=180.0):
-    t = np.arange(int(ZOO.sample_rate * seconds)) / ZOO.sample_rate
-    return (0.2 * np.sin(2 * np.pi * f0 * t) * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +35,7 @@ def ckpt(zoo_ckpt):
 @pytest.fixture
 def dataset(tmp_path):
     """preprocess.py's layout: val/NAME.npy and its reference val_wav/NAME.wav; plus one WAV input."""
-    val, refs = tmp_path / "ds" / "val", tmp_path / "ds" / "val_wav"
-    val.mkdir(parents=True)
-    refs.mkdir()
-    write_wav(str(refs / "a.wav"), _tone(0.6))
-    save_npy(str(val / "a.npy"), ZOO.log_mel(read_audio(str(refs / "a.wav"))[0]))
-    save_npy(str(val / "b.npy"), ZOO.log_mel(_tone(0.3, 300.0)))  # no reference known
-    write_wav(str(val / "c.wav"), _tone(0.4, 220.0))  # copy synthesis
-    return val
+    return pathlib.Path(make_eval_inputs(tmp_path / "ds"))
 
 
 def _run(data, ckpt, out, *extra):

@@ -12,6 +12,7 @@ browser the test skips and says so.
 """
 import json
 import os
+import pathlib
 import select
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ from urllib.parse import unquote
 import pytest
 
 import eval as eval_script
-from tests.test_eval import dataset  # noqa: F401  (the fixture: val/a.npy + val_wav/a.wav, val/b.npy, val/c.wav)
+from tests.corpus import make_eval_inputs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -154,7 +155,13 @@ def open_page(browser, path, timeout=15.0):
     return state, errors
 
 
-def test_listening_page_plays_in_a_browser(dataset, ckpt, tmp_path, capsys):  # noqa: F811
+@pytest.fixture
+def dataset(tmp_path):
+    """eval.py's inputs: val/a.npy + val_wav/a.wav, val/b.npy, val/c.wav (tests/corpus.py)."""
+    return pathlib.Path(make_eval_inputs(tmp_path / "ds"))
+
+
+def test_listening_page_plays_in_a_browser(dataset, ckpt, tmp_path, capsys):
     out = tmp_path / "out"
     eval_script.main(["--eval_data_path", str(dataset), "--eval_model_path", ckpt, "--output_path", str(out),
                       "--plot", "True", "--metrics", "fast", "--backend", "mindspore"])
