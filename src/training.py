@@ -12,7 +12,9 @@ within seconds, not after ~1 GB of networks and a graph compile.
 """
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 
 import mindspore as ms
@@ -127,6 +129,42 @@ class TrainClock:
             self.last = time.process_time()
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopRequest:
+    """SIGTERM / SIGINT while the loop runs: the flag it checks between steps (a compiled step cannot
+    be interrupted safely). The first signal sets `signum`; the loop then finishes its step, saves a
+    checkpoint and returns. The handlers are then the default ones, so a second signal exits at once
+    (a save it cuts short leaves the previous checkpoint intact). Outside the main thread, where
+    Python cannot install handlers, nothing is installed."""
+
+    def __init__(self):
+        self.signum = None
+        self.previous = {}
+
+    def handle(self, signum, _frame=None):
+        if self.signum is None:
+            self.signum = signum
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+
+    @property
+    def name(self):
+        return signal.Signals(self.signum).name
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                self.previous[sig] = signal.signal(sig, self.handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
 def _fmt_score(value):
     return "n/a" if value is None else f"{value:.4f}"
 
@@ -143,7 +181,10 @@ def save(trainer, cfg):
 def train(cfg, trainer=None, on_step=None):
     """Train as `cfg` says; returns the trainer. `trainer`: a MelGANTrainer to continue from its
     current state (its own networks and losses; `cfg` gives the loop's keys), else the zoo's
-    networks are built from `cfg`. `on_step(trainer, (loss_G, loss_D))` runs after every step."""
+    networks are built from `cfg`. `on_step(trainer, (loss_G, loss_D))` runs after every step.
+
+    SIGTERM or SIGINT during the loop stops it after the current step with a checkpoint (StopRequest);
+    `trainer.stop_signal` is then that signal's number (None otherwise), for train.py's exit status."""
     features = check_config(cfg)
     rank_id, group_size = init_context(cfg)
     is_main = rank_id == 0
@@ -195,11 +236,14 @@ def train(cfg, trainer=None, on_step=None):
         if curve is not None:
             print(f"learning curve: {len(curve.clips)} val clip(s) from {val_path(cfg)} every {cfg.eval_every} "
                   f"steps -> {curve.path} (reference estimated MOS {_fmt_score(curve.mos_ref)})", flush=True)
-    _loop(cfg, trainer, dataset, total_steps, curve, is_main, on_step)
+    with StopRequest() as stop:
+        _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop)
+    trainer.stop_signal = stop.signum
     return trainer
 
 
-def _loop(cfg, trainer, dataset, total_steps, curve, is_main, on_step):
+def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
+    is_main = rank_id == 0
     steps_per_epoch = dataset.get_dataset_size()
     # Where to continue: the epoch holding the next step, skipping the batches already trained on
     # (windows depend only on (seed, epoch, index), so the skipped batches are the ones seen before).
@@ -247,9 +291,9 @@ def _loop(cfg, trainer, dataset, total_steps, curve, is_main, on_step):
                 last_saved = save(trainer, cfg)
             if on_step is not None:
                 on_step(trainer, losses)
-            if trainer.step >= total_steps or out_of_budget:
+            if trainer.step >= total_steps or out_of_budget or stop.signum is not None:
                 break
-        if trainer.step >= total_steps or out_of_budget:
+        if trainer.step >= total_steps or out_of_budget or stop.signum is not None:
             break
     progress.close()
     if is_main and out_of_budget:
@@ -264,3 +308,10 @@ def _loop(cfg, trainer, dataset, total_steps, curve, is_main, on_step):
               f"step {trainer.step}, last loss_G={losses[0]:.6f} loss_D={losses[1]:.6f}, loss scale "
               f"{trainer.loss_scale:g}, {trainer.skipped - skipped_start} skipped (non-finite) steps; "
               f"checkpoint {last_saved}", flush=True)
+    if stop.signum is not None:
+        if is_main:
+            print(f"stopped by {stop.name} at step {trainer.step}: checkpoint {last_saved}; resume with "
+                  f"--pre_trained True --checkpoint_path {last_saved}", flush=True)
+        else:
+            print(f"rank {rank_id} stopped by {stop.name} at step {trainer.step} (rank 0 writes the checkpoint)",
+                  flush=True)

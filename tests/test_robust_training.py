@@ -1,0 +1,87 @@
+"""Training you can leave running (issue #20): a SIGTERM/SIGINT stops after the step with a
+checkpoint that resumes exactly, and the log reads right.
+
+One real SIGTERM goes to a train.py process (the zoo's networks, as users run it); exact resume after
+a stop is checked in-process on the shared small trainer (conftest's `shared_trainer`), the signal
+sent to this process from `on_step`, between two steps, as a scheduler's would arrive.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from src.checkpoint import read_checkpoint, scalar
+from src.training import train as train_loop
+from tests.trainers import TINY, log_lines
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, GLOG_v="3", PYTHONPATH=ROOT)
+
+
+def test_sigterm_stops_train_py_with_a_checkpoint(dataset, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), "--data_path", str(dataset / "train"),
+                             *TINY, "--max_steps", "1000", "--save_checkpoint_path", str(out)],
+                            env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        deadline = time.time() + 300
+        for line in proc.stdout:  # the first step's line: training is under way
+            seen.append(line)
+            if log_lines(line) or time.time() > deadline:
+                break
+        assert log_lines("".join(seen)), "".join(seen) + proc.stderr.read()[-3000:]
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    stdout = "".join(seen) + stdout
+    assert proc.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    stopped = [line for line in stdout.splitlines() if line.startswith("stopped by SIGTERM")]
+    assert len(stopped) == 1, stdout
+    step = int(stopped[0].split()[5].rstrip(":"))
+    path = out / f"melgan-1_{step}.ckpt"
+    assert stopped[0] == (f"stopped by SIGTERM at step {step}: checkpoint {path}; resume with --pre_trained True "
+                          f"--checkpoint_path {path}")
+    assert os.listdir(out) == [path.name]  # written atomically: no temp file left
+    assert step < 10 and [int(i) for _, i, *_ in log_lines(stdout)] == list(range(1, step + 1))
+
+
+def test_stop_signal_saves_and_resumes_exactly(shared_trainer, dataset, tmp_path, capsys, graph_mode):
+    def config(out, *extra):
+        return shared_trainer.config("--data_path", str(dataset / "train"), "--max_steps", "4", "--save_steps", "100",
+                                     "--save_checkpoint_path", str(out), *extra)
+
+    straight = train_loop(config(tmp_path / "straight"), shared_trainer.fresh())
+    assert straight.stop_signal is None
+    lines = log_lines(capsys.readouterr().out)
+
+    handlers = []
+
+    def terminate_at_3(trainer, _losses):
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled before the loop checks: stops after step 3
+            handlers.append(signal.getsignal(signal.SIGTERM))
+
+    before = signal.getsignal(signal.SIGTERM)
+    stopped = train_loop(config(tmp_path / "stopped"), shared_trainer.fresh(), on_step=terminate_at_3)
+    out = capsys.readouterr().out
+    path = tmp_path / "stopped" / "melgan-1_3.ckpt"
+    assert stopped.stop_signal == signal.SIGTERM and stopped.step == 3
+    assert handlers == [signal.SIG_DFL]  # a second signal would end the process at once
+    assert signal.getsignal(signal.SIGTERM) == before  # the loop's handler is gone after it
+    assert out.splitlines()[-1] == (f"stopped by SIGTERM at step 3: checkpoint {path}; resume with --pre_trained "
+                                    f"True --checkpoint_path {path}")
+    assert "done: 3 steps" in out and os.listdir(tmp_path / "stopped") == [path.name]
+    assert scalar(read_checkpoint(path), "step") == 3
+
+    train_loop(config(tmp_path / "stopped", "--pre_trained", "True", "--checkpoint_path", str(path)),
+               shared_trainer.fresh())
+    resumed = log_lines(capsys.readouterr().out)
+    assert [line[:4] for line in resumed] == [line[:4] for line in lines[3:]]
+    np.testing.assert_array_equal(float(resumed[-1][2]), float(lines[-1][2]))
