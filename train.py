@@ -5,7 +5,7 @@
 
 Logs the zoo's line `{epoch}epoch {iter}iter loss_G=.. loss_D=.. ..s/it` (iter counts all epochs),
 writes `{save_checkpoint_name}-{epoch}_{step}.ckpt` every `save_steps` and at the end (rank 0 only).
-During `generator_warmup_steps` only G trains (spectral loss), and loss_D is logged as nan.
+During `generator_warmup_steps` only G trains (spectral loss), and loss_D is logged as `-`.
 `--eval_every N` copy-synthesizes the val set (DATASET/val against DATASET/val_wav) every N steps
 and writes `learning_curve.csv` beside the checkpoints (docs/training_recipes.md).
 Any problem with the input stops with one `error:` line naming the file or key, before the networks

@@ -99,7 +99,7 @@ class Progress:
 
     def update(self, loss_g, loss_d):
         if self.bar is not None:
-            self.bar.set_postfix(loss_G=f"{loss_g:.3f}", loss_D=f"{loss_d:.3f}", refresh=False)
+            self.bar.set_postfix(loss_G=f"{loss_g:.3f}", loss_D=_fmt_loss(loss_d, ".3f"), refresh=False)
             self.bar.update(1)
 
     def close(self):
@@ -165,6 +165,11 @@ class StopRequest:
         return False
 
 
+def _fmt_loss(value, spec=".6f"):
+    """A loss as the log shows it; None (the warm-up's loss_D: D not run) is `-`."""
+    return "-" if value is None else format(value, spec)
+
+
 def _fmt_score(value):
     return "n/a" if value is None else f"{value:.4f}"
 
@@ -181,7 +186,8 @@ def save(trainer, cfg):
 def train(cfg, trainer=None, on_step=None):
     """Train as `cfg` says; returns the trainer. `trainer`: a MelGANTrainer to continue from its
     current state (its own networks and losses; `cfg` gives the loop's keys), else the zoo's
-    networks are built from `cfg`. `on_step(trainer, (loss_G, loss_D))` runs after every step.
+    networks are built from `cfg`. `on_step(trainer, (loss_G, loss_D))` runs after every step (loss_D
+    is NaN in a warm-up step, where D does not run; the log shows `loss_D=-`).
 
     SIGTERM or SIGINT during the loop stops it after the current step with a checkpoint (StopRequest);
     `trainer.stop_signal` is then that signal's number (None otherwise), for train.py's exit status."""
@@ -231,7 +237,7 @@ def train(cfg, trainer=None, on_step=None):
               f"batch {cfg.batch_size}, train_length {cfg.train_length}, until step {total_steps}", flush=True)
         if trainer.warmup_steps:
             print(f"generator warm-up: steps 1..{trainer.warmup_steps} train G on the spectral loss alone "
-                  f"(D not run, loss_D=nan); {'in warm-up' if trainer.in_warmup else 'warm-up done'} at step "
+                  f"(D not run, loss_D=-); {'in warm-up' if trainer.in_warmup else 'warm-up done'} at step "
                   f"{trainer.step}", flush=True)
         if curve is not None:
             print(f"learning curve: {len(curve.clips)} val clip(s) from {val_path(cfg)} every {cfg.eval_every} "
@@ -266,6 +272,7 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
 
     run_start, step_start, skipped_start, last_saved = time.time(), trainer.step, trainer.skipped, None
     losses = (float("nan"), float("nan"))
+    shown_d = None
     if curve is not None and trainer.step == 0:
         evaluate()
     out_of_budget = False
@@ -276,14 +283,15 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
             if epoch == start_epoch and i < skip:
                 continue
             losses = trainer.train_step(*(ms.Tensor(x) for x in batch))
+            shown_d = None if trainer.step <= trainer.warmup_steps else losses[1]  # warm-up: D did not run
             clock.tick()
             out_of_budget = bool(cfg.max_train_cpu_seconds) and trainer.cpu_seconds >= cfg.max_train_cpu_seconds
             now = time.time()
             seconds, tick = now - tick, now
-            progress.update(*losses)
+            progress.update(losses[0], shown_d)
             if trainer.step % cfg.log_every == 0:  # every rank logs its own shard's losses (as the zoo)
                 progress.log(f"{epoch}epoch {trainer.step}iter loss_G={losses[0]:.6f} "
-                             f"loss_D={losses[1]:.6f} {seconds:.2f}s/it")
+                             f"loss_D={_fmt_loss(shown_d)} {seconds:.2f}s/it")
             if curve is not None and (trainer.step % cfg.eval_every == 0 or out_of_budget
                                       or trainer.step >= total_steps):
                 evaluate()
@@ -305,7 +313,7 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
         steps = trainer.step - step_start
         elapsed = time.time() - run_start
         print(f"done: {steps} steps in {elapsed:.1f}s ({elapsed / max(steps, 1):.2f}s/it), epoch {trainer.epoch}, "
-              f"step {trainer.step}, last loss_G={losses[0]:.6f} loss_D={losses[1]:.6f}, loss scale "
+              f"step {trainer.step}, last loss_G={_fmt_loss(losses[0])} loss_D={_fmt_loss(shown_d)}, loss scale "
               f"{trainer.loss_scale:g}, {trainer.skipped - skipped_start} skipped (non-finite) steps; "
               f"checkpoint {last_saved}", flush=True)
     if stop.signum is not None:

@@ -79,7 +79,7 @@ def test_resume_across_the_warmup_boundary_equals_an_uninterrupted_run(shared_tr
     out, lines = _train(shared_trainer, dataset, straight, capsys)
     assert "generator warm-up: steps 1..2" in out
     assert [i for i, *_ in lines] == ["1", "2", "3", "4"]
-    assert [d == "nan" for _, _, d in lines] == [True, True, False, False], lines
+    assert [d == "-" for _, _, d in lines] == [True, True, False, False], lines
     curve = _curve(straight / "learning_curve.csv")
     assert sorted(curve) == [0, 2, 4] and [curve[s]["phase"] for s in (0, 2, 4)] == ["warm-up", "warm-up",
                                                                                        "adversarial"]

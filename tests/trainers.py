@@ -23,8 +23,9 @@ TINY = ["--train_length", "8", "--batch_size", "2", "--num_workers", "1", "--see
 # spectral losses, other adversarial/feature weights, and the warm-up (docs/training_recipes.md)
 RECIPE = ["--stft_loss_weight", "1.0", "--mel_loss_weight", "2.0", "--adv_weight", "0.5", "--feat_weight", "2.0",
           "--generator_warmup_steps", "2"]
-# the zoo's log line
-LOG_LINE = re.compile(r"^(\d+)epoch (\d+)iter loss_G=(\S+) loss_D=(\S+) (\d+\.\d\d)s/it$")
+# the zoo's log line; loss_D is `-` in a warm-up step (D not run)
+LOSS = r"(-?\d+\.\d{6}|nan|-?inf)"
+LOG_LINE = re.compile(rf"^(\d+)epoch (\d+)iter loss_G={LOSS} loss_D=({LOSS[1:-1]}|-) (\d+\.\d\d)s/it$")
 
 
 def log_lines(stdout):
