@@ -28,6 +28,7 @@ from src.errors import ConfigError
 from src.features import MelSettings
 from src.fileio import check_writable, remove_stale_temps
 from src.learning_curve import LearningCurve
+from src.model import save_generator
 from src.settings import ModelSettings
 from src.trainer import MelGANTrainer, check_recipe, check_settings, is_training_checkpoint
 
@@ -174,6 +175,33 @@ def _fmt_score(value):
     return "n/a" if value is None else f"{value:.4f}"
 
 
+class BestGenerator:
+    """With --eval_every: the generator with the lowest validation log-mel L1 so far, written (generator
+    only, with its settings) to `{save_checkpoint_name}-best.ckpt`, which keep_checkpoint_max never
+    prunes. A resumed run reads the best so far back from learning_curve.csv (its rows up to the resume
+    step), so that a worse later point does not replace the file."""
+
+    def __init__(self, cfg, curve):
+        self.path = os.path.join(cfg.save_checkpoint_path, f"{cfg.save_checkpoint_name}-best.ckpt")
+        self.score, self.step = None, None
+        if os.path.isfile(self.path):  # rows written before the file existed do not count
+            for row in curve.rows:
+                value = row.get("log_mel_l1")
+                if value not in (None, "") and (self.score is None or float(value) < self.score):
+                    self.score, self.step = float(value), int(row["step"])
+
+    def offer(self, trainer, score):
+        if score is None or not np.isfinite(score) or (self.score is not None and score >= self.score):
+            return
+        save_generator(trainer.generator, self.path, trainer.settings)
+        self.score, self.step = float(score), trainer.step
+
+    def describe(self):
+        if self.score is None:
+            return ""
+        return f"; best: {self.path} (log-mel L1 {self.score:.4f} at step {self.step})"
+
+
 def save(trainer, cfg):
     """`{save_checkpoint_name}-{epoch}_{step}.ckpt` of the trainer's state, then keep_checkpoint_max."""
     path = os.path.join(cfg.save_checkpoint_path, checkpoint_name(cfg.save_checkpoint_name, trainer.epoch,
@@ -260,12 +288,14 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
     iterator = dataset.create_tuple_iterator(num_epochs=epochs_left, output_numpy=True)
     clock = TrainClock(trainer)
     progress = Progress(total_steps, trainer.step, is_main)
+    best = BestGenerator(cfg, curve) if curve is not None else None
 
     def evaluate():
         with clock.paused():
             warm = trainer.warmup_steps and trainer.step <= trainer.warmup_steps
             row = curve.evaluate(trainer.generator, trainer.step, "warm-up" if warm else "adversarial",
                                  trainer.cpu_seconds)
+        best.offer(trainer, row["log_mel_l1"])
         progress.log(f"eval step {trainer.step} train_cpu={row['train_cpu_seconds']:.0f}s "
                      f"log_mel_l1={_fmt_score(row['log_mel_l1'])} stoi={_fmt_score(row['stoi'])} "
                      f"pesq_wb={_fmt_score(row['pesq_wb'])} mos_est={_fmt_score(row['mos_est'])} (DNSMOS estimate)")
@@ -315,7 +345,7 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
         print(f"done: {steps} steps in {elapsed:.1f}s ({elapsed / max(steps, 1):.2f}s/it), epoch {trainer.epoch}, "
               f"step {trainer.step}, last loss_G={_fmt_loss(losses[0])} loss_D={_fmt_loss(shown_d)}, loss scale "
               f"{trainer.loss_scale:g}, {trainer.skipped - skipped_start} skipped (non-finite) steps; "
-              f"checkpoint {last_saved}", flush=True)
+              f"checkpoint {last_saved}{best.describe() if best is not None else ''}", flush=True)
     if stop.signum is not None:
         if is_main:
             print(f"stopped by {stop.name} at step {trainer.step}: checkpoint {last_saved}; resume with "

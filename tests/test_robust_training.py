@@ -5,6 +5,7 @@ One real SIGTERM goes to a train.py process (the zoo's networks, as users run it
 a stop is checked in-process on the shared small trainer (conftest's `shared_trainer`), the signal
 sent to this process from `on_step`, between two steps, as a scheduler's would arrive.
 """
+import csv
 import os
 import signal
 import subprocess
@@ -85,3 +86,47 @@ def test_stop_signal_saves_and_resumes_exactly(shared_trainer, dataset, tmp_path
     resumed = log_lines(capsys.readouterr().out)
     assert [line[:4] for line in resumed] == [line[:4] for line in lines[3:]]
     np.testing.assert_array_equal(float(resumed[-1][2]), float(lines[-1][2]))
+
+
+def test_best_generator_is_kept_and_read_back_on_resume(shared_trainer, dataset, tmp_path, capsys, graph_mode):
+    from src.model import load_generator  # pylint: disable=import-outside-toplevel
+
+    out = tmp_path / "out"
+
+    def config(steps, *extra):
+        return shared_trainer.config("--data_path", str(dataset / "train"), "--max_steps", str(steps), "--save_steps",
+                                     "1", "--keep_checkpoint_max", "1", "--eval_every", "1",
+                                     "--save_checkpoint_path", str(out), *extra)
+
+    weights = {}
+
+    def record(trainer, _losses):
+        weights[trainer.step] = trainer.generator.conv1d_1.conv.weight.asnumpy().copy()
+
+    trainer = shared_trainer.fresh()
+    weights[0] = trainer.generator.conv1d_1.conv.weight.asnumpy().copy()
+    train_loop(config(2), trainer, on_step=record)
+    done = [line for line in capsys.readouterr().out.splitlines() if line.startswith("done:")][0]
+    with open(out / "learning_curve.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    curve = {int(r["step"]): float(r["log_mel_l1"]) for r in rows}
+    best_step = min(curve, key=curve.get)
+    best = out / "melgan-best.ckpt"
+    assert done.endswith(f"; best: {best} (log-mel L1 {curve[best_step]:.4f} at step {best_step})"), done
+    assert sorted(os.listdir(out)) == ["learning_curve.csv", "melgan-1_2.ckpt", "melgan-best.ckpt"]  # not pruned
+    generator = load_generator(str(best))  # generator only, with its settings
+    np.testing.assert_array_equal(generator.conv1d_1.conv.weight.asnumpy(), weights[best_step])
+
+    # A resumed run whose curve says step 1 scored far better: its later, worse point keeps that file.
+    for row in rows:
+        row["log_mel_l1"] = "0.001" if row["step"] == "1" else row["log_mel_l1"]
+    with open(out / "learning_curve.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    before = best.read_bytes()
+    train_loop(config(3, "--pre_trained", "True", "--checkpoint_path", str(out / "melgan-1_2.ckpt")),
+               shared_trainer.fresh())
+    done = [line for line in capsys.readouterr().out.splitlines() if line.startswith("done:")][0]
+    assert done.endswith(f"; best: {best} (log-mel L1 0.0010 at step 1)"), done
+    assert best.read_bytes() == before
