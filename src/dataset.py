@@ -51,6 +51,9 @@ def _wav_samples(path):
 GTA_TOLERANCE = 2
 
 
+NONFINITE_HINT = "recompute it with preprocess.py or remove the pair from the dataset"
+
+
 class Pair(tuple):
     """(name, wav_path, mel_path, samples, frames, mel_frames): frames = 1 + samples // hop, what the
     audio needs; mel_frames, what the mel file holds (equal, except for a fitted GTA mel)."""
@@ -125,6 +128,10 @@ class MelGANSource:
         mel = np.full((self.n_mels, length), MEL_PAD_VALUE, dtype=np.float32)
         stored = np.load(mel_path, mmap_mode="r")
         part = stored[:, start:min(start + length, frames)]
+        if not np.isfinite(part).all():  # the window only: cheap, and every window of a file is read in time
+            bad = int(np.flatnonzero(~np.isfinite(part).all(axis=0))[0]) + start
+            raise DatasetError(f"{mel_path}: non-finite value (NaN or Inf) in mel frame {bad}; "
+                               f"{NONFINITE_HINT}")
         mel[:, :part.shape[1]] = part
         missing_from = max(mel_frames - start, 0)  # window columns past the GTA mel's last frame
         if mel_frames < frames and missing_from < min(length, frames - start):
@@ -197,7 +204,8 @@ def create_dataset(data_path, batch_size, train_length, hop_size=ZOO.hop, rank_i
     to get the same order and windows). MindSpore copies the pipeline for every new iterator, so
     code that makes a new iterator per epoch calls `set_epoch(dataset, e)` before each one.
     Raises a one-line DatasetError naming the folder/file for a missing folder, an empty dataset, a
-    batch larger than this rank's share, or a WAV/mel pair whose lengths disagree.
+    batch larger than this rank's share, or a WAV/mel pair whose lengths disagree; a mel window with a
+    non-finite value stops the iteration with one naming the file (see dataset_error_in).
     """
     if not 0 <= rank_id < group_size:
         raise DatasetError(f"rank_id {rank_id} must be in [0, group_size={group_size})")
@@ -217,6 +225,15 @@ def create_dataset(data_path, batch_size, train_length, hop_size=ZOO.hop, rank_i
         dataset = dataset.repeat(repeat)
     dataset.sampler_for_epochs = sampler
     return dataset
+
+
+def dataset_error_in(error):
+    """The DatasetError a MelGANSource raised in the pipeline (MindSpore re-raises it, from the main
+    process or a worker, as a RuntimeError holding its traceback), else None."""
+    import re  # pylint: disable=import-outside-toplevel
+
+    found = [m for m in re.findall(r"DatasetError: (.+)$", str(error), re.MULTILINE) if not m.startswith("Traceback")]
+    return DatasetError(found[-1].strip()) if found else None
 
 
 def set_epoch(dataset, epoch):

@@ -21,10 +21,10 @@ import mindspore as ms
 import numpy as np
 
 from src import cpu_dispatch
-from src.checkpoint import checkpoint_name, prune_checkpoints, read_checkpoint, scalar
+from src.checkpoint import checkpoint_name, list_checkpoints, prune_checkpoints, read_checkpoint, scalar
 from src.cli import check_device_target
-from src.dataset import create_dataset, set_epoch
-from src.errors import ConfigError
+from src.dataset import create_dataset, dataset_error_in, set_epoch
+from src.errors import ConfigError, UserError
 from src.features import MelSettings
 from src.fileio import check_writable, remove_stale_temps
 from src.learning_curve import LearningCurve
@@ -175,6 +175,15 @@ def _fmt_score(value):
     return "n/a" if value is None else f"{value:.4f}"
 
 
+# Iterations in a row with a step skipped for non-finite gradients after which training stops: the
+# loss scale has been lowered 2^N times, so it is not an overflow of the scaled loss any more.
+MAX_SKIPPED_IN_A_ROW = 50
+
+
+class DivergedError(UserError):
+    """Training cannot go on: every recent step had non-finite gradients."""
+
+
 class BestGenerator:
     """With --eval_every: the generator with the lowest validation log-mel L1 so far, written (generator
     only, with its settings) to `{save_checkpoint_name}-best.ckpt`, which keep_checkpoint_max never
@@ -200,6 +209,16 @@ class BestGenerator:
         if self.score is None:
             return ""
         return f"; best: {self.path} (log-mel L1 {self.score:.4f} at step {self.step})"
+
+
+def _diverged(cfg, trainer, count):
+    """The message of a run stopped by MAX_SKIPPED_IN_A_ROW; the state is not saved (the last
+    checkpoint is the last good one: skipped steps do not change the weights)."""
+    saved = list_checkpoints(cfg.save_checkpoint_path, cfg.save_checkpoint_name)
+    last = f"the last checkpoint, {saved[-1]}, is the last good state" if saved else "no checkpoint was written"
+    return (f"stopped at step {trainer.step}: {count} steps in a row skipped for non-finite gradients (loss scale "
+            f"now {trainer.loss_scale:g}); check the training data for NaN/Inf or extreme values, and lower the "
+            f"learning rates (lr_g, lr_d) or loss_scale; {last}")
 
 
 def save(trainer, cfg):
@@ -270,8 +289,14 @@ def train(cfg, trainer=None, on_step=None):
         if curve is not None:
             print(f"learning curve: {len(curve.clips)} val clip(s) from {val_path(cfg)} every {cfg.eval_every} "
                   f"steps -> {curve.path} (reference estimated MOS {_fmt_score(curve.mos_ref)})", flush=True)
-    with StopRequest() as stop:
-        _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop)
+    try:
+        with StopRequest() as stop:
+            _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop)
+    except RuntimeError as e:  # bad data met by the pipeline: one line naming the file
+        error = dataset_error_in(e)
+        if error is None:
+            raise
+        raise error from None
     trainer.stop_signal = stop.signum
     return trainer
 
@@ -301,6 +326,7 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
                      f"pesq_wb={_fmt_score(row['pesq_wb'])} mos_est={_fmt_score(row['mos_est'])} (DNSMOS estimate)")
 
     run_start, step_start, skipped_start, last_saved = time.time(), trainer.step, trainer.skipped, None
+    skipped_in_a_row = 0
     losses = (float("nan"), float("nan"))
     shown_d = None
     if curve is not None and trainer.step == 0:
@@ -312,7 +338,12 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
         for i, batch in enumerate(iterator):
             if epoch == start_epoch and i < skip:
                 continue
+            skipped_before = trainer.skipped
             losses = trainer.train_step(*(ms.Tensor(x) for x in batch))
+            skipped_in_a_row = skipped_in_a_row + 1 if trainer.skipped > skipped_before else 0
+            if skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+                progress.close()
+                raise DivergedError(_diverged(cfg, trainer, skipped_in_a_row))
             shown_d = None if trainer.step <= trainer.warmup_steps else losses[1]  # warm-up: D did not run
             clock.tick()
             out_of_budget = bool(cfg.max_train_cpu_seconds) and trainer.cpu_seconds >= cfg.max_train_cpu_seconds

@@ -7,12 +7,15 @@ sent to this process from `on_step`, between two steps, as a scheduler's would a
 """
 import csv
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import numpy as np
+import pytest
 
 from src.checkpoint import read_checkpoint, scalar
 from src.training import train as train_loop
@@ -130,3 +133,43 @@ def test_best_generator_is_kept_and_read_back_on_resume(shared_trainer, dataset,
     done = [line for line in capsys.readouterr().out.splitlines() if line.startswith("done:")][0]
     assert done.endswith(f"; best: {best} (log-mel L1 0.0010 at step 1)"), done
     assert best.read_bytes() == before
+
+
+def test_nonfinite_mel_stops_naming_the_file_from_a_worker_process(dataset, tmp_path):
+    """Two dataset workers (separate processes): the worker's DatasetError still ends train.py with
+    one `error:` line naming the file. Every mel is bad, so that the first batch meets one (no step
+    compiles)."""
+    data = tmp_path / "train"
+    shutil.copytree(dataset / "train", data)
+    for bad in (data / "mel").iterdir():
+        mel = np.load(bad)
+        mel[:, :] = np.inf
+        np.save(bad, mel)
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--data_path", str(data), *TINY,
+                           "--num_workers", "2", "--max_steps", "6", "--save_checkpoint_path", str(tmp_path / "out")],
+                          env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert re.match(rf"error: {re.escape(str(data / 'mel'))}/utt\d+\.npy: non-finite value \(NaN or Inf\) in mel "
+                    r"frame \d+; recompute it with preprocess.py or remove the pair from the dataset$", done.stderr), \
+        done.stderr
+
+
+def test_a_run_of_skipped_steps_stops_keeping_the_last_checkpoint(shared_trainer, dataset, tmp_path, monkeypatch,
+                                                                  capsys, graph_mode):
+    from src import training  # pylint: disable=import-outside-toplevel
+    from src.trainer import _assign  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setattr(training, "MAX_SKIPPED_IN_A_ROW", 3)
+    trainer = shared_trainer.fresh()
+    _assign(trainer.scaler_g.scale_value, 3e38)  # the scaled loss overflows: every step is skipped
+    _assign(trainer.scaler_d.scale_value, 3e38)
+    out = tmp_path / "out"
+    with pytest.raises(training.DivergedError) as stop:
+        train_loop(shared_trainer.config("--data_path", str(dataset / "train"), "--max_steps", "10", "--save_steps",
+                                         "2", "--save_checkpoint_path", str(out)), trainer)
+    message = str(stop.value)
+    assert message.startswith("stopped at step 3: 3 steps in a row skipped for non-finite gradients"), message
+    assert "lr_g" in message and f"the last checkpoint, {out / 'melgan-1_2.ckpt'}, is the last good state" in message
+    assert os.listdir(out) == ["melgan-1_2.ckpt"] and "\n" not in message
+    capsys.readouterr()
