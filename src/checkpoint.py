@@ -47,7 +47,14 @@ def save_checkpoint(save_obj, path, append_dict=None):
     """
     def write(tmp):
         os.remove(tmp)  # mindspore.save_checkpoint wants to create the file itself (and may add .ckpt)
-        ms.save_checkpoint(save_obj, tmp, append_dict=append_dict, crc_check=True)
+        try:
+            ms.save_checkpoint(save_obj, tmp, append_dict=append_dict, crc_check=True)
+        except BaseException:
+            # a failed save (a full disk) leaves MindSpore's own partial file, NAME.tmp, behind
+            for leftover in (tmp + ".tmp", tmp + ".ckpt.tmp"):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+            raise
     write_atomically(path, write, written_as=(".ckpt",))
 
 

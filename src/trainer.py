@@ -308,6 +308,10 @@ class MelGANTrainer:
             items += [{"name": prefix + key, "data": param} for key, param in _optimizer_state(opt)]
         return items
 
+    def checkpoint_bytes(self):
+        """About the size of a checkpoint file: the bytes of every tensor it holds."""
+        return sum(item["data"].size * item["data"].itemsize for item in self.checkpoint_items())
+
     def save(self, path):
         save_checkpoint(self.checkpoint_items(), path, append_dict={
             SETTINGS_KEY: self.settings.to_json(),

@@ -11,7 +11,9 @@ the temp files of a killed save are removed). Bad input so stops with one src.er
 within seconds, not after ~1 GB of networks and a graph compile.
 """
 import contextlib
+import errno
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -24,7 +26,7 @@ from src import cpu_dispatch
 from src.checkpoint import checkpoint_name, list_checkpoints, prune_checkpoints, read_checkpoint, scalar
 from src.cli import check_device_target
 from src.dataset import create_dataset, dataset_error_in, set_epoch
-from src.errors import ConfigError, UserError
+from src.errors import ConfigError, OutputError, UserError
 from src.features import MelSettings
 from src.fileio import check_writable, remove_stale_temps
 from src.learning_curve import LearningCurve
@@ -202,7 +204,10 @@ class BestGenerator:
     def offer(self, trainer, score):
         if score is None or not np.isfinite(score) or (self.score is not None and score >= self.score):
             return
-        save_generator(trainer.generator, self.path, trainer.settings)
+        nbytes = sum(p.size * p.itemsize for p in trainer.generator.get_parameters())
+        previous = self.path if os.path.isfile(self.path) else None
+        _write_checkpoint(self.path, lambda: save_generator(trainer.generator, self.path, trainer.settings), nbytes,
+                          previous)
         self.score, self.step = float(score), trainer.step
 
     def describe(self):
@@ -221,11 +226,27 @@ def _diverged(cfg, trainer, count):
             f"learning rates (lr_g, lr_d) or loss_scale; {last}")
 
 
+def _write_checkpoint(path, write, nbytes, previous=None):
+    """write() the checkpoint `path`; an OSError (a full disk, a folder gone read-only) becomes one
+    OutputError line naming the file and the reason, with the space needed for ENOSPC. The write is
+    atomic (src.fileio): no temp file stays, an older checkpoint is untouched."""
+    try:
+        write()
+    except OSError as e:
+        reason = e.strerror or str(e)
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+            reason += f": the checkpoint needs about {nbytes / 2**20:.0f} MB, {free / 2**20:.0f} MB free there"
+        kept = f"; the previous checkpoint {previous} is intact" if previous else ""
+        raise OutputError(f"{path}: cannot write the checkpoint ({reason}){kept}") from None
+
+
 def save(trainer, cfg):
     """`{save_checkpoint_name}-{epoch}_{step}.ckpt` of the trainer's state, then keep_checkpoint_max."""
     path = os.path.join(cfg.save_checkpoint_path, checkpoint_name(cfg.save_checkpoint_name, trainer.epoch,
                                                                   trainer.step))
-    trainer.save(path)
+    older = list_checkpoints(cfg.save_checkpoint_path, cfg.save_checkpoint_name)
+    _write_checkpoint(path, lambda: trainer.save(path), trainer.checkpoint_bytes(), older[-1] if older else None)
     prune_checkpoints(cfg.save_checkpoint_path, cfg.save_checkpoint_name, cfg.keep_checkpoint_max)
     return path
 

@@ -173,3 +173,34 @@ def test_a_run_of_skipped_steps_stops_keeping_the_last_checkpoint(shared_trainer
     assert "lr_g" in message and f"the last checkpoint, {out / 'melgan-1_2.ckpt'}, is the last good state" in message
     assert os.listdir(out) == ["melgan-1_2.ckpt"] and "\n" not in message
     capsys.readouterr()
+
+
+def test_a_full_disk_stops_naming_the_checkpoint_and_keeps_the_previous(shared_trainer, dataset, tmp_path, capsys,
+                                                                        graph_mode):
+    """A real ENOSPC: the checkpoint folder is a tmpfs (mounting needs root) with room for one
+    checkpoint of the small trainer (52 MB) but not two; the second save fails."""
+    from src.errors import OutputError  # pylint: disable=import-outside-toplevel
+
+    trainer = shared_trainer.fresh()
+    size = trainer.checkpoint_bytes()
+    out = tmp_path / "disk"
+    out.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(size * 1.5)}", "tmpfs", str(out)],
+                             capture_output=True, check=False).returncode == 0
+    if not mounted:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        with pytest.raises(OutputError) as stop:
+            train_loop(shared_trainer.config("--data_path", str(dataset / "train"), "--max_steps", "3", "--save_steps",
+                                             "1", "--save_checkpoint_path", str(out)), trainer)
+        message = str(stop.value)
+        first = out / "melgan-1_1.ckpt"
+        assert message == (f"{out / 'melgan-1_2.ckpt'}: cannot write the checkpoint (No space left on device: the "
+                           f"checkpoint needs about {size / 2**20:.0f} MB, "
+                           f"{shutil.disk_usage(out).free / 2**20:.0f} MB free there); the previous checkpoint "
+                           f"{first} is intact"), message
+        assert os.listdir(out) == [first.name]  # no temp file left
+        assert scalar(read_checkpoint(first), "step") == 1
+    finally:
+        subprocess.run(["umount", str(out)], check=False)
+    capsys.readouterr()
