@@ -157,7 +157,8 @@ def run(cfg):
 
     vocoder = Vocoder.from_checkpoint(cfg.eval_model_path, device_target=cfg.device_target, device_id=cfg.device_id,
                                       alpha=cfg.leaky_alpha, backend=cfg.backend, precision=cfg.precision,
-                                      mode=cfg.eval_mode, eval_length=cfg.eval_length, chunk_frames=cfg.chunk_frames)
+                                      mode=cfg.eval_mode, eval_length=cfg.eval_length, chunk_frames=cfg.chunk_frames,
+                                      verbose=False)
     print(f"load model done: {cfg.eval_model_path} ({vocoder.backend.describe()}, {cfg.eval_mode} mode, "
           f"{len(items)} file(s))")
     print(f"model settings: {vocoder.settings.describe()}")

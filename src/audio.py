@@ -157,7 +157,8 @@ def mel_range_problem(mel):
         if low <= -20:
             return f"values {low:.1f}..{high:.1f}: looks like decibels (10·log10 or 20·log10, e.g. librosa.power_to_db)"
         return (f"values up to {high:.1f}, above what a log-mel of audio in [-1, 1] reaches (about +3): "
-                f"audio scaled to int16 before the mel, or another toolkit's scaling")
+                f"a mel of the power spectrum (librosa's default power=2; its log is about twice a magnitude "
+                f"mel's), audio scaled to int16 before the mel, or another toolkit's scaling")
     if low < LOG_MEL_MIN - 0.01:
         if low <= -20:
             return f"values down to {low:.1f}: looks like decibels (10·log10 or 20·log10) or a log with a tiny floor"

@@ -8,6 +8,8 @@ The cutting and merging is src/windows.py's (NumPy only). Both modes, and stream
 network only a function normalized mel (B, 80, T) -> audio (B, hop·T): any backend of src/backends
 (MindSpore, onnxruntime, OpenVINO; docs/backends.md).
 """
+import sys
+
 import numpy as np
 
 from src.audio import check_mel, warn_if_not_log_mel
@@ -60,18 +62,23 @@ class Vocoder:
 
     @classmethod
     def from_checkpoint(cls, path, device_target="CPU", alpha=0.2, device_id=None, backend="auto",
-                        precision="fp32", threads=0, **kwargs):
+                        precision="fp32", threads=0, verbose=True, **kwargs):
         """Load a training, generator-only or public zoo checkpoint, or an exported .onnx / .mindir,
         into `backend` (src.backends; "auto": the fastest installed runtime that reproduces the
-        checkpoint, see src/backends/choice.py) at `precision`; kwargs go to Vocoder()."""
+        checkpoint, see src/backends/choice.py) at `precision`; kwargs go to Vocoder(). With
+        `verbose`, one line on stderr says the runtime and the features the model expects."""
         import mindspore as ms  # pylint: disable=import-outside-toplevel
 
         if device_id is None:
             ms.set_device(device_target)
         else:
             ms.set_device(device_target, device_id)
-        return cls(make_backend(backend, path, precision, alpha=alpha, threads=threads, device_target=device_target),
-                   **kwargs)
+        vocoder = cls(make_backend(backend, path, precision, alpha=alpha, threads=threads,
+                                   device_target=device_target), **kwargs)
+        if verbose:
+            print(f"vocoder: {path}: {vocoder.backend.describe()}; model settings: {vocoder.settings.describe()}",
+                  file=sys.stderr)
+        return vocoder
 
     def load_weights(self, generator):
         """Take `generator`'s current weights (e.g. mid-training), keeping the compiled graphs."""

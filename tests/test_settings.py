@@ -73,8 +73,22 @@ def test_settings_round_trip_through_every_export(other_ckpt, tmp_path, fmt):
 
 
 def _eval(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "eval.py"), *args], cwd=ROOT, capture_output=True,
-                          text=True)
+    """eval.py's main in this process (its graphs compile once per test run), as a finished command:
+    (returncode, stdout, stderr) with the `error:` line of a stop on stderr."""
+    import contextlib
+    import io
+    import types
+
+    import eval as eval_script
+
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            eval_script.main(list(args))
+        except SystemExit as stop:
+            code = 1
+            print(stop.code, file=err)
+    return types.SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def test_eval_names_each_setting_the_manifest_says_differs(other_ckpt, tmp_path):
@@ -139,3 +153,10 @@ def test_mismatch_lists_every_differing_setting():
     with pytest.raises(FeatureMismatch) as caught:
         OTHER.features.check_input(ZOO, "x.npy")
     assert "\n" not in str(caught.value) and str(caught.value).count("(model: ") == 4
+
+
+def test_vocoder_says_its_runtime_and_settings_at_load(other_ckpt, capsys):
+    vocoder = Vocoder.from_checkpoint(other_ckpt, backend="mindspore")
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == f"vocoder: {other_ckpt}: mindspore fp32; model settings: {OTHER.describe()}"
+    assert vocoder.settings == OTHER
