@@ -20,6 +20,7 @@ import threading
 import time
 
 import mindspore as ms
+import mindspore.ops as ops
 import numpy as np
 
 from src import cpu_dispatch
@@ -144,6 +145,7 @@ class StopRequest:
 
     def __init__(self):
         self.signum = None
+        self.requested = False  # agreed by every rank (`agreed`)
         self.previous = {}
 
     def handle(self, signum, _frame=None):
@@ -154,7 +156,17 @@ class StopRequest:
 
     @property
     def name(self):
-        return signal.Signals(self.signum).name
+        return signal.Signals(self.signum).name if self.signum else "a signal to another rank"
+
+    def agreed(self, group_size):
+        """Whether to stop now; with several ranks, whether any rank was signalled (a sum over the ranks,
+        one tiny AllReduce per step), so that they all stop after the same step."""
+        flag = self.signum is not None
+        if group_size > 1:
+            reduce_sum = ops.AllReduce(ops.ReduceOp.SUM)  # MAX: not on CPU
+            flag = bool(reduce_sum(ms.Tensor([float(flag)], ms.float32)).asnumpy()[0] > 0)
+        self.requested = self.requested or flag
+        return self.requested
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -312,17 +324,18 @@ def train(cfg, trainer=None, on_step=None):
                   f"steps -> {curve.path} (reference estimated MOS {_fmt_score(curve.mos_ref)})", flush=True)
     try:
         with StopRequest() as stop:
-            _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop)
+            _loop(cfg, trainer, dataset, total_steps, curve, (rank_id, group_size), on_step, stop)
     except RuntimeError as e:  # bad data met by the pipeline: one line naming the file
         error = dataset_error_in(e)
         if error is None:
             raise
         raise error from None
-    trainer.stop_signal = stop.signum
+    trainer.stop_signal = (stop.signum or signal.SIGTERM) if stop.requested else None
     return trainer
 
 
-def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
+def _loop(cfg, trainer, dataset, total_steps, curve, rank, on_step, stop):
+    rank_id, group_size = rank
     is_main = rank_id == 0
     steps_per_epoch = dataset.get_dataset_size()
     # Where to continue: the epoch holding the next step, skipping the batches already trained on
@@ -381,9 +394,9 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
                 last_saved = save(trainer, cfg)
             if on_step is not None:
                 on_step(trainer, losses)
-            if trainer.step >= total_steps or out_of_budget or stop.signum is not None:
+            if trainer.step >= total_steps or out_of_budget or stop.agreed(group_size):
                 break
-        if trainer.step >= total_steps or out_of_budget or stop.signum is not None:
+        if trainer.step >= total_steps or out_of_budget or stop.requested:
             break
     progress.close()
     if is_main and out_of_budget:
@@ -398,7 +411,7 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank_id, on_step, stop):
               f"step {trainer.step}, last loss_G={_fmt_loss(losses[0])} loss_D={_fmt_loss(shown_d)}, loss scale "
               f"{trainer.loss_scale:g}, {trainer.skipped - skipped_start} skipped (non-finite) steps; "
               f"checkpoint {last_saved}{best.describe() if best is not None else ''}", flush=True)
-    if stop.signum is not None:
+    if stop.requested:
         if is_main:
             print(f"stopped by {stop.name} at step {trainer.step}: checkpoint {last_saved}; resume with "
                   f"--pre_trained True --checkpoint_path {last_saved}", flush=True)
