@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from src.errors import AudioError
+from src.errors import AudioError, ConfigError
 from src.features import ZOO
 from src.fileio import write_atomically
 
@@ -117,7 +117,6 @@ LN_MAGNITUDE = ("ln", "magnitude")
 
 def check_representation(representation):
     """ConfigError for a representation that is not known, or that cannot be converted exactly."""
-    from src.errors import ConfigError  # pylint: disable=import-outside-toplevel
 
     log, spectrum = representation
     if log not in MEL_LOGS:

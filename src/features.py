@@ -80,18 +80,13 @@ class MelSettings:
         """FeatureMismatch naming each differing setting unless the input's features `other` are these."""
         diff = self.differences(other)
         if diff:
-            listed = ", ".join(f"{name} {theirs!r} (model: {mine!r})" for name, mine, theirs in diff)
-            raise FeatureMismatch(f"{source}: features differ from the model's: {listed}; recompute them with the "
-                                  f"model's settings, or use a model trained on these")
+            raise FeatureMismatch(f"{source}: features differ from the model's: {list_differences(diff, 'model')}; "
+                                  f"recompute them with the model's settings, or use a model trained on these")
 
     @property
     def log_min(self):
         """The smallest value a log-mel can take: ln(log_floor)."""
         return math.log(self.log_floor)
-
-    def frames(self, samples):
-        """Mel frames of `samples` audio samples: 1 + samples // hop (centred frames)."""
-        return 1 + samples // self.hop
 
     def basis(self):
         """(n_mels, 1 + n_fft // 2) float32 mel filterbank: librosa's Slaney scale and area norm."""
@@ -111,6 +106,11 @@ class MelSettings:
         spec = np.abs(librosa.stft(audio, n_fft=self.n_fft, hop_length=self.hop, win_length=self.win_length,
                                    window=self.window, center=True, pad_mode="reflect"))
         return np.log(np.maximum(self.basis() @ spec, self.log_floor)).astype(np.float32)
+
+
+def list_differences(diff, owner):
+    """`name theirs (owner: mine), ...` of (name, mine, theirs) differences, for one-line messages."""
+    return ", ".join(f"{name} {theirs!r} ({owner}: {mine!r})" for name, mine, theirs in diff)
 
 
 class FeatureMismatch(UserError):

@@ -37,6 +37,13 @@ class ModelSettings:
                 f"(upsampling {' x '.join(map(str, self.upsample_rates))}), {f.n_mels} mels {f.fmin:g}-{f.fmax:g} Hz, "
                 f"ln(max(mel, {f.log_floor:g}))")
 
+    def differences(self, other):
+        """[(setting, mine, other's)] for every feature setting, and the upsampling, that differs."""
+        diff = self.features.differences(other.features)
+        if self.upsample_rates != other.upsample_rates:
+            diff.append(("upsample_rates", list(self.upsample_rates), list(other.upsample_rates)))
+        return diff
+
     def to_json(self):
         return json.dumps({"format": FORMAT, "features": self.features.as_dict(),
                            "upsample_rates": list(self.upsample_rates)}, sort_keys=True)

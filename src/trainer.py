@@ -21,6 +21,7 @@ from src.checkpoint import load_into, read_checkpoint, save_checkpoint, scalar
 from src.errors import CheckpointError, ConfigError
 from src.loss import DiscriminatorLoss, GeneratorLoss
 from src.model import Generator, MultiDiscriminator
+from src.features import list_differences
 from src.settings import KEY as SETTINGS_KEY, ModelSettings, from_checkpoint_params
 from src.spectral_loss import build_spectral_loss
 
@@ -362,15 +363,11 @@ def _assign(param, value):
 def check_settings(params, path, settings):
     """CheckpointError naming each setting in which the checkpoint (the zoo's when it says nothing)
     differs from `settings`, the config's: resuming or fine-tuning needs the same features and network."""
-    stored = from_checkpoint_params(params, path)
-    if stored == settings:
-        return
-    diff = settings.features.differences(stored.features)
-    if stored.upsample_rates != settings.upsample_rates:
-        diff.append(("upsample_rates", list(settings.upsample_rates), list(stored.upsample_rates)))
-    listed = ", ".join(f"{name} {theirs!r} (config: {mine!r})" for name, mine, theirs in diff)
-    raise CheckpointError(f"{path}: trained with other settings than the config's: {listed}; pass the config "
-                          f"it was trained with (--config_path) or start a new run")
+    diff = settings.differences(from_checkpoint_params(params, path))
+    if diff:
+        raise CheckpointError(f"{path}: trained with other settings than the config's: "
+                              f"{list_differences(diff, 'config')}; pass the config it was trained with "
+                              f"(--config_path) or start a new run")
 
 
 def is_training_checkpoint(params):

@@ -160,3 +160,17 @@ def test_vocoder_says_its_runtime_and_settings_at_load(other_ckpt, capsys):
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line == f"vocoder: {other_ckpt}: mindspore fp32; model settings: {OTHER.describe()}"
     assert vocoder.settings == OTHER
+
+
+def test_resuming_from_other_settings_names_each(other_ckpt):
+    from src.checkpoint import CheckpointError, read_checkpoint
+    from src.trainer import check_settings
+
+    check_settings(read_checkpoint(other_ckpt), other_ckpt, OTHER)  # the same: nothing to say
+    with pytest.raises(CheckpointError) as caught:
+        check_settings(read_checkpoint(other_ckpt), other_ckpt, ZOO_SETTINGS)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"{other_ckpt}: trained with other settings than the config's:")
+    for fragment in ("sample_rate 24000 (config: 22050)", "hop 300 (config: 256)",
+                     "upsample_rates [5, 5, 4, 3] (config: [8, 8, 2, 2])"):
+        assert fragment in message
