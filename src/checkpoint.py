@@ -58,6 +58,11 @@ def save_checkpoint(save_obj, path, append_dict=None):
     write_atomically(path, write, written_as=(".ckpt",))
 
 
+def tensor_bytes(tensors):
+    """About the size of a checkpoint file holding these tensors (or Parameters): their bytes."""
+    return sum(t.size * t.itemsize for t in tensors)
+
+
 def read_checkpoint(path):
     """Load a checkpoint file into a dict of name -> Parameter, with clear one-line errors."""
     path = str(path)

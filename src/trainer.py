@@ -17,7 +17,7 @@ import mindspore.nn as nn
 import mindspore.ops as ops
 from mindspore import amp
 
-from src.checkpoint import load_into, read_checkpoint, save_checkpoint, scalar
+from src.checkpoint import load_into, read_checkpoint, save_checkpoint, scalar, tensor_bytes
 from src.errors import CheckpointError, ConfigError
 from src.loss import DiscriminatorLoss, GeneratorLoss
 from src.model import Generator, MultiDiscriminator
@@ -311,7 +311,7 @@ class MelGANTrainer:
 
     def checkpoint_bytes(self):
         """About the size of a checkpoint file: the bytes of every tensor it holds."""
-        return sum(item["data"].size * item["data"].itemsize for item in self.checkpoint_items())
+        return tensor_bytes(item["data"] for item in self.checkpoint_items())
 
     def save(self, path):
         save_checkpoint(self.checkpoint_items(), path, append_dict={

@@ -24,7 +24,8 @@ import mindspore.ops as ops
 import numpy as np
 
 from src import cpu_dispatch
-from src.checkpoint import checkpoint_name, list_checkpoints, prune_checkpoints, read_checkpoint, scalar
+from src.checkpoint import (checkpoint_name, list_checkpoints, prune_checkpoints, read_checkpoint, scalar,
+                            tensor_bytes)
 from src.cli import check_device_target
 from src.dataset import create_dataset, dataset_error_in, set_epoch
 from src.errors import ConfigError, OutputError, UserError
@@ -216,10 +217,9 @@ class BestGenerator:
     def offer(self, trainer, score):
         if score is None or not np.isfinite(score) or (self.score is not None and score >= self.score):
             return
-        nbytes = sum(p.size * p.itemsize for p in trainer.generator.get_parameters())
         previous = self.path if os.path.isfile(self.path) else None
-        _write_checkpoint(self.path, lambda: save_generator(trainer.generator, self.path, trainer.settings), nbytes,
-                          previous)
+        _write_checkpoint(self.path, lambda: save_generator(trainer.generator, self.path, trainer.settings),
+                          lambda: tensor_bytes(trainer.generator.get_parameters()), previous)
         self.score, self.step = float(score), trainer.step
 
     def describe(self):
@@ -240,15 +240,16 @@ def _diverged(cfg, trainer, count):
 
 def _write_checkpoint(path, write, nbytes, previous=None):
     """write() the checkpoint `path`; an OSError (a full disk, a folder gone read-only) becomes one
-    OutputError line naming the file and the reason, with the space needed for ENOSPC. The write is
-    atomic (src.fileio): no temp file stays, an older checkpoint is untouched."""
+    OutputError line naming the file and the reason, with the space needed for ENOSPC (`nbytes()`,
+    computed only then). The write is atomic (src.fileio): no temp file stays, an older checkpoint is
+    untouched."""
     try:
         write()
     except OSError as e:
         reason = e.strerror or str(e)
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
             free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
-            reason += f": the checkpoint needs about {nbytes / 2**20:.0f} MB, {free / 2**20:.0f} MB free there"
+            reason += f": the checkpoint needs about {nbytes() / 2**20:.0f} MB, {free / 2**20:.0f} MB free there"
         kept = f"; the previous checkpoint {previous} is intact" if previous else ""
         raise OutputError(f"{path}: cannot write the checkpoint ({reason}){kept}") from None
 
@@ -258,7 +259,7 @@ def save(trainer, cfg):
     path = os.path.join(cfg.save_checkpoint_path, checkpoint_name(cfg.save_checkpoint_name, trainer.epoch,
                                                                   trainer.step))
     older = list_checkpoints(cfg.save_checkpoint_path, cfg.save_checkpoint_name)
-    _write_checkpoint(path, lambda: trainer.save(path), trainer.checkpoint_bytes(), older[-1] if older else None)
+    _write_checkpoint(path, lambda: trainer.save(path), trainer.checkpoint_bytes, older[-1] if older else None)
     prune_checkpoints(cfg.save_checkpoint_path, cfg.save_checkpoint_name, cfg.keep_checkpoint_max)
     return path
 
