@@ -6,7 +6,13 @@ Part 1, one window (1 × 80 × frames): PyTorch eager fp32 (the reference speed,
 then every backend of src/backends at every precision this CPU serves (mindspore fp32,
 onnxruntime fp32, openvino fp32, openvino bf16), each in its own worker process, called in turn
 round after round: median ms, × real time, speed relative to PyTorch, max |diff| from the
-checkpoint's plain Generator (and, for bf16, the SNR against it).
+checkpoint's plain Generator (and, for bf16, the SNR against it). In the same rounds, the GEMM
+ceiling: every convolution of the window (src/architecture.py) as one GEMM of exactly its FLOPs,
+timed in its own worker with the same thread count: fp32 in NumPy's BLAS (sgemm), bf16 in oneDNN's
+matmul through PyTorch (NumPy's BLAS has no bf16 GEMM), and a large square sgemm for reference;
+each backend's share of its precision's ceiling is ceiling ms / its ms.
+--profile: each layer's time in onnxruntime and OpenVINO (their own profilers) against its FLOPs
+and the GEMM ceiling's rate on that layer's shape, and the non-convolution ops' time by type.
 Part 2, long inputs (10 s, 60 s): whole-utterance synthesis (exact chunks) and streaming (10 frames
 pushed at a time) through the Vocoder API, a fresh process per backend × mode × length: seconds,
 × real time, peak RSS, its growth over the loaded model, and max |diff| from the plain Generator.
@@ -28,10 +34,12 @@ sys.path.insert(0, ROOT)
 from src import cpu_dispatch, metrics  # noqa: E402  (fixes oneDNN's dispatch before MindSpore runs a kernel)
 from benchmarks.bench_inference import (  # noqa: E402
     _read_result, _torch_generator, alternate_rounds, bench_parser, random_log_mel, serve_window)
+from src.architecture import GENERATOR  # noqa: E402
 from src.features import ZOO  # noqa: E402
 
 HOP, SR = ZOO.hop, ZOO.sample_rate
 CONFIGS = (("mindspore", "fp32"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"))
+SQUARE = 2048  # the reference sgemm's M = K = N: large enough for BLAS's best rate, ~0.1 s on 2 cores
 
 
 def _configs():
@@ -58,12 +66,74 @@ def _backend(backend, precision, ckpt, threads):
 
 def window_worker(kind, ckpt, weights, mel_path, out_path, threads):
     """One backend (or PyTorch) serving timed windows (bench_inference.serve_window)."""
+    if kind.startswith(("gemm", "square")):
+        return gemm_worker(kind, np.load(mel_path, mmap_mode="r").shape[2], out_path, threads)
     mel = np.load(mel_path)
     if kind == "torch":
         run = _torch_generator(weights, threads)
     else:
         run = _backend(*kind.split(":"), ckpt, threads)
     serve_window(run, mel, out_path)
+
+
+def window_layers(frames, arch=GENERATOR):
+    """[(checkpoint prefix, M, K, N)]: each convolution of a `frames`-frame window as one GEMM of exactly
+    its FLOPs (2·M·K·N): a conv is W (out × in·kernel) times its im2col columns (in·kernel × length);
+    a transposed conv is Wᵀ (out·kernel × in) times its input (in × length), then an overlap-add."""
+    layers = [(arch.first_conv, arch.channels, arch.mel_channels * arch.in_kernel, frames)]
+    length = frames
+    for i, c_in, c_out, up in arch.stages():
+        layers.append((arch.upsampler_name(i), c_out * up.kernel, c_in, length))
+        length *= up.stride
+        for j in range(1, len(arch.dilations) + 1):
+            dilated, out, shortcut = arch.block_names(i, j)
+            layers += [(dilated, c_out, c_out * arch.res_kernel, length), (out, c_out, c_out, length),
+                       (shortcut, c_out, c_out, length)]
+    return layers + [(arch.last_conv, 1, arch.last_channels * arch.out_kernel, length)]
+
+
+def layer_flops(frames):
+    return {name: 2 * m * k * n for name, m, k, n in window_layers(frames)}
+
+
+def gemm_worker(kind, frames, out_path, threads):
+    """The GEMM ceiling as a timed worker: `gemm:fp32` (NumPy sgemm) or `gemm:bf16` (oneDNN bf16 matmul
+    through PyTorch) on every layer's shape, each in the faster of its two orientations (W·X, or Xᵀ·Wᵀ as
+    a channels-last runtime computes it); or `square:fp32`, one SQUARE³ sgemm. Threads: OPENBLAS_NUM_THREADS
+    set by the driver / torch.set_num_threads. Saves the per-layer medians (ms) when it ends."""
+    shapes = [(SQUARE, SQUARE, SQUARE)] if kind.startswith("square") else [s[1:] for s in window_layers(frames)]
+    rng = np.random.default_rng(0)
+    if kind.endswith("bf16"):
+        import torch
+
+        torch.set_num_threads(threads)
+        matmul = lambda a, b, out: torch.matmul(a, b, out=out)  # noqa: E731
+        array = lambda *shape: torch.from_numpy(rng.standard_normal(shape, np.float32)).to(torch.bfloat16)  # noqa: E731
+        empty = lambda *shape: torch.empty(shape, dtype=torch.bfloat16)  # noqa: E731
+    else:
+        matmul = lambda a, b, out: np.matmul(a, b, out=out)  # noqa: E731
+        array = lambda *shape: rng.standard_normal(shape, np.float32)  # noqa: E731
+        empty = lambda *shape: np.empty(shape, np.float32)  # noqa: E731
+
+    def timed(operands):
+        start = time.perf_counter()
+        matmul(*operands)
+        return (time.perf_counter() - start) * 1000
+
+    chosen = []
+    for m, k, n in shapes:
+        both = [(array(m, k), array(k, n), empty(m, n)), (array(n, k), array(k, m), empty(n, m))]
+        for operands in both:
+            timed(operands)  # warm-up
+        chosen.append(min(both, key=lambda ops: statistics.median(timed(ops) for _ in range(3))))
+    runs = []
+
+    def run(_mel):
+        runs.append([timed(operands) for operands in chosen])
+        return np.zeros(1, np.float32)
+
+    serve_window(run, None, out_path)
+    np.save(out_path, np.median(np.array(runs[2:]), axis=0))  # the timed calls (after the save and warm-up)
 
 
 def long_worker(kind, mode, ckpt, mel_path, out_path, chunk_frames, threads):
@@ -105,18 +175,33 @@ def _reset_peak_rss():
     return _status_mb("VmRSS")
 
 
+CONV_OPS = ("Convolution", "ConvolutionBackpropData", "Conv", "FusedConv", "ConvTranspose")  # OpenVINO, onnxruntime
+
+
 def profile_worker(ckpt, mel_path, threads, runs=3):
-    """Per-op-type time of one window in onnxruntime and OpenVINO (f32, bf16): where the time goes."""
+    """Each node's time in one window (mean of `runs` calls after a warm-up) in onnxruntime and OpenVINO
+    (f32, bf16), from the runtimes' own profilers: RESULT {label: {"layers": {checkpoint prefix: ms},
+    "ops": {other op type: ms}}}. Conv nodes carry their checkpoint prefix (src/onnx_graph.py); what a
+    runtime fused into a conv (bias, activation, the residual Add) counts as the conv's time."""
     from collections import defaultdict
 
     mel = np.load(mel_path)
-    configs = _configs()
-    for backend, precision in configs:
+    names = set(layer_flops(mel.shape[2]))
+    result = {}
+    for backend, precision in _configs():
         if backend == "mindspore":
             continue
-        run = _backend(backend, precision, ckpt, threads)
-        totals = defaultdict(float)
+        layers, ops = defaultdict(float), defaultdict(float)
+
+        def add(node, op_type, ms):
+            name = node.split("/")[0]  # OpenVINO: "<node>/WithoutBiases" after it split off the bias
+            if op_type in CONV_OPS and name in names:
+                layers[name] += ms / runs
+            else:
+                ops[op_type] += ms / runs
+
         if backend == "openvino":
+            run = _backend(backend, precision, ckpt, threads)
             run.config["PERF_COUNT"] = "YES"  # before the calls that compile
             run(mel)
             run(mel)  # the shape recurs: compiled for it, as chunks are
@@ -124,15 +209,16 @@ def profile_worker(ckpt, mel_path, threads, runs=3):
             for _ in range(runs):
                 request.infer({0: mel})
                 for info in request.profiling_info:
-                    totals[f"{info.node_type} [{info.exec_type}]"] += info.real_time.total_seconds() * 1000 / runs
+                    add(info.node_name, info.node_type, info.real_time.total_seconds() * 1000)
         else:
             import onnxruntime as ort
 
-            options = ort.SessionOptions()
+            from src.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+            options = OnnxRuntimeBackend.session_options(threads)
             options.enable_profiling = True
             # beside the temp mel, not in the working directory (the repository when run from it)
             options.profile_file_prefix = os.path.join(os.path.dirname(os.path.abspath(mel_path)), "ort_profile")
-            options.intra_op_num_threads = threads
             session = ort.InferenceSession(_onnx_bytes(ckpt), options, providers=["CPUExecutionProvider"])
             for _ in range(runs + 1):
                 session.run(None, {"mel": mel})
@@ -141,13 +227,40 @@ def profile_worker(ckpt, mel_path, threads, runs=3):
                 events = json.load(f)
             os.remove(profile)
             node_events = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
-            node_events = node_events[len(node_events) // (runs + 1):]  # drop the first (warm-up) run
-            for e in node_events:
-                totals[e["args"]["op_name"]] += e["dur"] / 1000 / runs
-        total = sum(totals.values())
-        top = sorted(totals.items(), key=lambda kv: -kv[1])[:6]
-        print(f"{_label(backend, precision)}: {total:.1f} ms in ops; " +
-              ", ".join(f"{name} {ms:.1f} ms ({ms / total:.0%})" for name, ms in top))
+            for e in node_events[len(node_events) // (runs + 1):]:  # after the first (warm-up) run
+                add(e["name"][:-len("_kernel_time")], e["args"]["op_name"], e["dur"] / 1000)
+        result[_label(backend, precision)] = {"layers": layers, "ops": ops}
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def print_profile(profile, frames, ceiling_layers):
+    """Per layer: each runtime's ms, GFLOP/s and share of its total, beside the GEMM ceiling's rate on
+    that layer's shape (ceiling_layers: {precision: [ms per layer]}); then the other ops by type."""
+    flops = layer_flops(frames)
+    labels = list(profile)
+    totals = {k: sum(p["layers"].values()) + sum(p["ops"].values()) for k, p in profile.items()}
+    rate = lambda name, ms: flops[name] / ms / 1e6 if ms else float("nan")  # noqa: E731  (GFLOP/s)
+    print(f"{'':<22}{'':>7}" + "".join(f"{'GEMM ' + p:>11}" for p in ceiling_layers) +
+          "".join(f" | {label:^22}" for label in labels))  # 22 = the ms, GFLOP/s and % columns
+    print(f"{'layer':<22}{'GFLOP':>7}" + f"{'GFLOP/s':>11}" * len(ceiling_layers) +
+          f" | {'ms':>6}{'GFLOP/s':>9}{'%':>7}" * len(labels))
+    for i, name in enumerate(flops):
+        cells = "".join(f"{rate(name, ms[i]):>11.0f}" for ms in ceiling_layers.values())
+        for label in labels:
+            ms = profile[label]["layers"].get(name, 0.0)
+            cells += f" | {ms:>6.1f}{rate(name, ms):>9.0f}{ms / totals[label]:>7.1%}"
+        print(f"{name[:21]:<22}{flops[name] / 1e9:>7.3f}{cells}")
+    for op in sorted({op for p in profile.values() for op, ms in p["ops"].items() if ms >= 0.05}):
+        cells = "".join(f" | {p['ops'].get(op, 0.0):>6.1f}{'':>9}{p['ops'].get(op, 0.0) / totals[k]:>7.1%}"
+                        for k, p in profile.items())
+        print(f"{op[:21]:<22}{'':>7}{'':>11}" + " " * 11 * (len(ceiling_layers) - 1) + cells)
+    window = sum(flops.values())
+    conv = {k: sum(p["layers"].values()) for k, p in profile.items()}
+    for what, ms_of in (("convolutions", conv), ("total", totals)):
+        cells = "".join(f"{window / 1e9 / (sum(ms) / 1000):>11.0f}" for ms in ceiling_layers.values())
+        cells += "".join(f" | {ms_of[k]:>6.1f}{window / ms_of[k] / 1e6:>9.0f}{ms_of[k] / totals[k]:>7.1%}"
+                         for k in labels)
+        print(f"{what:<22}{window / 1e9:>7.2f}{cells}")
 
 
 def _onnx_bytes(ckpt):
@@ -158,37 +271,87 @@ def _onnx_bytes(ckpt):
 
 
 # ---------------------------------------------------------------- driver
+def speech_window(frames, folder):
+    """The first `frames` frames of espeak-ng sentences spoken one after another, as the normalized
+    log-mel (n_mels, frames) the generator takes."""
+    from src.audio import read_audio
+    from src.demo_corpus import make_demo_corpus
+    from src.features import normalize_mel
+
+    make_demo_corpus(folder, num_utterances=frames // 100 + 1)  # a sentence is 2-3 s: 170-260 frames
+    wavs = sorted(os.listdir(os.path.join(folder, "wavs")))
+    mel = np.concatenate([ZOO.log_mel(read_audio(os.path.join(folder, "wavs", w))[0]) for w in wavs], axis=1)
+    return normalize_mel(mel[:, :frames]).astype(np.float32)
+
+
 def _spawn(args, env=None):
     return subprocess.Popen([sys.executable, os.path.abspath(__file__), *args], cwd=ROOT, text=True, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
+def _worker_env(kind, threads):
+    """PyTorch (the peer, and the bf16 GEMM) runs uncapped: the project's oneDNN cap is MindSpore's fix,
+    not theirs; NumPy's BLAS gets the backends' thread count."""
+    if kind == "torch" or kind == "gemm:bf16":
+        return cpu_dispatch.peer_environ()
+    if kind.startswith(("gemm", "square")):
+        return dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+    return None
+
+
 def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, tmp):
-    kinds = ["torch"] + [f"{b}:{p}" for b, p in configs]
+    """The window table; returns the GEMM ceiling's per-layer medians {precision: [ms]}."""
+    ceilings = ["gemm:fp32", "square:fp32"] + (["gemm:bf16"] if any(p == "bf16" for _, p in configs) else [])
+    kinds = ["torch"] + ceilings + [f"{b}:{p}" for b, p in configs]
     workers = {}
     for kind in kinds:  # started one at a time so compiles do not overlap
         workers[kind] = _spawn(["--worker", kind, "--checkpoint", ckpt, "--weights", weights, "--mel", mel_path,
                                 "--out", os.path.join(tmp, kind + ".npy"), "--threads", str(threads)],
-                               env=cpu_dispatch.peer_environ() if kind == "torch" else None)
+                               env=_worker_env(kind, threads))
         _read_result(workers[kind], "READY")
     times, cpu_times = alternate_rounds(workers, repeats)
     frames = np.load(mel_path).shape[2]
     audio_s = frames * HOP / SR
+    flops = sum(layer_flops(frames).values())
     med = {k: statistics.median(v) for k, v in times.items()}
     cpu = {k: statistics.median(v) for k, v in cpu_times.items()}
-    print(f"\none window, 1 x 80 x {frames} frames ({audio_s:.2f} s of audio), {repeats} alternating rounds, "
-          f"{threads} threads, medians:")
-    print(f"{'implementation':<22}{'ms':>8}{'x real time':>13}{'x PyTorch':>11}{'CPU ms':>9}{'by CPU':>8}"
-          f"{'max |diff|':>12}{'SNR dB':>8}")
+    med["square:fp32"] *= flops / (2 * SQUARE ** 3)  # the window's FLOPs at the square sgemm's rate
+    cpu["square:fp32"] *= flops / (2 * SQUARE ** 3)
+    import torch
+
+    print(f"\none window, 1 x 80 x {frames} frames ({audio_s:.2f} s of audio, {flops / 1e9:.2f} GFLOP in "
+          f"{len(layer_flops(frames))} convolutions), {repeats} alternating rounds, {threads} threads, medians:")
+    print(f"{'implementation':<30}{'ms':>8}{'GFLOP/s':>9}{'x real time':>13}{'x PyTorch':>11}{'of GEMM':>9}"
+          f"{'of sq.':>8}{'CPU ms':>9}{'by CPU':>8}{'max |diff|':>12}{'SNR dB':>8}")
+    names = {"torch": "pytorch eager fp32", "gemm:fp32": "GEMM ceiling fp32 (sgemm)",
+             "square:fp32": f"sgemm {SQUARE}^3, window FLOPs", "gemm:bf16": "GEMM ceiling bf16 (oneDNN)"}
     for kind in kinds:
+        precision = kind.split(":")[-1] if ":" in kind else "fp32"
+        row = (f"{names.get(kind) or _label(*kind.split(':')):<30}{med[kind]:>8.1f}{flops / med[kind] / 1e6:>9.0f}"
+               f"{audio_s / (med[kind] / 1000):>13.1f}{med['torch'] / med[kind]:>11.2f}")
+        if kind in ceilings:
+            print(row + f"{'':>17}{cpu[kind]:>9.1f}{cpu['torch'] / cpu[kind]:>8.2f}")
+            continue
+        share = f"{med['gemm:' + precision] / med[kind]:>9.0%}" if "gemm:" + precision in med else f"{'':>9}"
+        square = f"{med['square:fp32'] / med[kind]:>8.0%}" if precision == "fp32" else f"{'':>8}"
         out = np.load(os.path.join(tmp, kind + ".npy")).ravel()
-        name = "pytorch eager fp32" if kind == "torch" else _label(*kind.split(":"))
-        print(f"{name:<22}{med[kind]:>8.1f}{audio_s / (med[kind] / 1000):>13.1f}{med['torch'] / med[kind]:>11.2f}"
-              f"{cpu[kind]:>9.1f}{cpu['torch'] / cpu[kind]:>8.2f}{np.abs(out - reference).max():>12.2e}{metrics.snr_db(reference, out):>8.1f}")
-    print("(x PyTorch: PyTorch eager fp32's median wall time / this one's; CPU ms: the worker's CPU time per call, "
-          "all threads, and 'by CPU' the same ratio on it, less sensitive to other processes taking the cores; "
-          "max |diff| and SNR against the checkpoint's plain MindSpore Generator)")
-    return med
+        print(row + share + square + f"{cpu[kind]:>9.1f}{cpu['torch'] / cpu[kind]:>8.2f}"
+              f"{np.abs(out - reference).max():>12.2e}{metrics.snr_db(reference, out):>8.1f}")
+    print(f"(x PyTorch: PyTorch eager fp32's median wall time / this one's; GEMM ceiling: each convolution of "
+          f"the window (src/architecture.py) as one GEMM of its FLOPs, in the faster of its two orientations, "
+          f"{threads} threads: fp32 NumPy {np.__version__} sgemm ({_blas()}), bf16 oneDNN matmul in PyTorch "
+          f"{torch.__version__}; of GEMM: that ceiling's ms / this one's, of sq.: the same at the {SQUARE}^3 "
+          f"sgemm's rate; CPU ms: the worker's CPU time per call, all threads, and 'by CPU' the same ratio on "
+          f"it, less sensitive to other processes taking the cores; max |diff| and SNR against the checkpoint's "
+          f"plain MindSpore Generator)")
+    return {kind.split(":")[1]: np.load(os.path.join(tmp, kind + ".npy")) for kind in ceilings
+            if kind.startswith("gemm")}
+
+
+def _blas():
+    """NumPy's BLAS library and version, as its build config names them."""
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
 
 
 def bench_long(ckpt, references, configs, chunk_frames, threads, tmp):
@@ -215,7 +378,11 @@ def bench_long(ckpt, references, configs, chunk_frames, threads, tmp):
 
 def main():
     parser = bench_parser(__doc__, repeats=7)
-    parser.add_argument("--profile", action="store_true", help="also time one window per op type (ORT, OpenVINO)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also time each layer of one window in onnxruntime and OpenVINO against the GEMM ceiling")
+    parser.add_argument("--speech", action="store_true",
+                        help="the window is espeak-ng speech, not a random log-mel (the SNR column then says what "
+                             "bf16 does to speech through --checkpoint)")
     parser.add_argument("--mode", default="whole", help=argparse.SUPPRESS)
     parser.add_argument("--profile_worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -255,16 +422,23 @@ def main():
               "(other processes inflate absolute times; compare within a run)")
         configs = _configs()
         rng = np.random.default_rng(0)
-        window = ((rng.normal(-5, 2, (80, args.frames)).astype(np.float32) + 5) / 5)[None]
+        if args.speech:
+            window = speech_window(args.frames, os.path.join(tmp, "speech"))[None]
+            print(f"window: espeak-ng speech (src/demo_corpus.py), {args.frames} frames of log-mel (SPEC front end)")
+        else:
+            window = ((rng.normal(-5, 2, (80, args.frames)).astype(np.float32) + 5) / 5)[None]
         mel_path = os.path.join(tmp, "window.npy")
         np.save(mel_path, window)
         reference = g(ms.Tensor(window)).asnumpy().ravel()
-        bench_window(ckpt, weights, reference, mel_path, configs, args.repeats, args.threads, tmp)
+        ceiling_layers = bench_window(ckpt, weights, reference, mel_path, configs, args.repeats, args.threads, tmp)
         if args.profile:
-            print("\nper op type, one window (summed kernel times; the runtimes' own profilers):", flush=True)
-            subprocess.run([sys.executable, os.path.abspath(__file__), "--profile_worker", "--checkpoint", ckpt,
-                            "--mel", mel_path, "--threads", str(args.threads)], cwd=ROOT, check=True,
-                           stderr=subprocess.DEVNULL)
+            proc = _spawn(["--profile_worker", "--checkpoint", ckpt, "--mel", mel_path, "--threads", str(args.threads)])
+            profile = json.loads(_read_result(proc))
+            proc.wait()
+            print(f"\nper layer, one window, {args.threads} threads: the runtimes' own profilers (mean of 3 calls; "
+                  "what a runtime fused into a conv counts as the conv's); GFLOP/s: the layer's FLOPs "
+                  "(src/architecture.py) / its time; GEMM: the ceiling's median on the layer's shape:")
+            print_profile(profile, args.frames, ceiling_layers)
         references = {}
         for seconds in [float(s) for s in args.long.split(",") if s]:
             mel = random_log_mel(rng, (80, int(seconds * SR) // HOP))

@@ -84,11 +84,11 @@ class _Graph:
     def lrelu(self, x, alpha):
         return self.op("LeakyRelu", [x], alpha=float(alpha))
 
-    def upsample(self, x, weight, bias, stride, padding):
+    def upsample(self, x, weight, bias, stride, padding, name=None):
         """Transposed conv (in, out, 1, K), output length stride·L, as polyphase Conv + interleave."""
         poly, poly_bias, left, right = polyphase_weights(weight, bias, stride, padding)
         channels = poly.shape[0] // stride
-        y = self.conv(x, poly, poly_bias, pad=(left, right))
+        y = self.conv(x, poly, poly_bias, pad=(left, right), output=name)
         y = self.op("Reshape", [y, self.const(np.array([0, channels, stride, -1], np.int64), "shape")])
         y = self.op("Transpose", [y], perm=[0, 1, 3, 2])
         return self.op("Reshape", [y, self.const(np.array([0, channels, -1], np.int64), "shape")])
@@ -103,13 +103,13 @@ def build_model(params, alpha=None, settings=ZOO_SETTINGS):
     alpha = arch.leaky_alpha if alpha is None else alpha
     g = _Graph()
 
-    def conv(x, name, pad=(0, 0), dilation=1):
-        return g.conv(x, params[f"{name}.weight"], params[f"{name}.bias"], pad=pad, dilation=dilation)
+    def conv(x, name, pad=(0, 0), dilation=1):  # named by its checkpoint prefix: profilers show that name
+        return g.conv(x, params[f"{name}.weight"], params[f"{name}.bias"], pad=pad, dilation=dilation, output=name)
 
     x = g.lrelu(conv("mel", arch.first_conv, pad=(arch.in_kernel // 2,) * 2), alpha)
     for i, _, _, up in arch.stages():
         name = arch.upsampler_name(i)
-        x = g.upsample(x, params[f"{name}.weight"], params[f"{name}.bias"], up.stride, up.padding)
+        x = g.upsample(x, params[f"{name}.weight"], params[f"{name}.bias"], up.stride, up.padding, name)
         for j, dilation in enumerate(arch.dilations, start=1):
             dil, out, short = arch.block_names(i, j)
             h = conv(g.lrelu(x, alpha), dil, pad=(dilation * (arch.res_kernel // 2),) * 2, dilation=dilation)

@@ -13,11 +13,8 @@ class OnnxRuntimeBackend(OnnxSourced):
         super().__init__(precision)
         self.settings = settings
         ort = require("onnxruntime", self.name)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(model, self.session_options(threads), providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types for unreadable models
             raise BackendError(f"{source}: damaged or not an ONNX model ({str(e).strip().splitlines()[0][:160]})") \
                 from None
@@ -25,6 +22,16 @@ class OnnxRuntimeBackend(OnnxSourced):
         shape = [d if isinstance(d, int) else None for d in inp.shape]
         self.fixed_frames = input_frames(shape, source, settings.features.n_mels)
         self.input_name = inp.name
+
+    @staticmethod
+    def session_options(threads=0):
+        """The session options this backend runs with (benchmarks/bench_backends.py --profile adds profiling)."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return options
 
     def __call__(self, normalized):
         feed = {self.input_name: np.ascontiguousarray(normalized, dtype=np.float32)}
