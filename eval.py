@@ -68,28 +68,6 @@ def check_config(cfg):
     return representation
 
 
-def plot_spectrograms(path, reference_mel, synthesized_mel, title, floor):
-    """PNG with the reference (or input) log-mel above the synthesized one; written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    vmin, vmax = floor, float(max(reference_mel.max(), synthesized_mel.max()))
-    for ax, mel, label in ((axes[0], reference_mel, "reference"), (axes[1], synthesized_mel, "synthesized")):
-        im = ax.imshow(mel, origin="lower", aspect="auto", interpolation="none", vmin=vmin, vmax=vmax)
-        ax.set_title(f"{title}: {label} log-mel")
-        ax.set_ylabel("mel band")
-    axes[1].set_xlabel("frame")
-    fig.colorbar(im, ax=axes, shrink=0.8)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-
-    write_bytes(path, buffer.getvalue())
-
-
 def _fmt(value):
     if value is None:
         return ""
@@ -192,8 +170,8 @@ def run(cfg):
         rows.append(row)
         if cfg.plot:
             ref_mel = features.log_mel(reference) if reference is not None else mel
-            plot_spectrograms(os.path.join(cfg.output_path, name + ".png"), ref_mel, features.log_mel(audio), name,
-                              features.log_min)
+            write_bytes(os.path.join(cfg.output_path, name + ".png"),
+                        report_page.spectrogram_png(ref_mel, features.log_mel(audio), name, features.log_min))
     mean = write_report(cfg.output_path, rows, features.sample_rate)
     page = report_page.write_page(cfg.output_path, rows, mean, REPORT_COLUMNS, _fmt)
     print(f"wrote {len(rows)} file(s) to {cfg.output_path}")

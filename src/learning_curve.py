@@ -27,6 +27,7 @@ class LearningCurve:
         items = list_inputs(folder)
         check_inputs(items, features)
         self.features = features
+        self.names = [name for name, _ in items]
         self.clips = []
         for name, path in items:
             mel, reference, _ = read_input(path, folder, "", features)
@@ -37,20 +38,20 @@ class LearningCurve:
         self.path = os.path.join(out_dir, self.FILE)
         self.rows = [r for r in _read_curve(self.path) if int(r["step"]) <= resume_step] if resume_step else []
         self.vocoder = None
+        self.audio = []  # the last evaluation's synthesis of each clip (for the TensorBoard log)
 
     def evaluate(self, generator, step, phase, cpu_seconds):
-        """Score `generator` now, write the file, return the row."""
+        """Score `generator` now, write the file, return the row (its audio: `self.audio`)."""
         from src.inference import Vocoder  # pylint: disable=import-outside-toplevel
 
         if self.vocoder is None:
             self.vocoder = Vocoder(generator)
         else:
             self.vocoder.load_weights(generator)
-        scores = []
-        for mel, reference in self.clips:
-            audio = self.vocoder(mel)
-            scores.append(dict(metrics.compare(reference, audio, self.features),
-                               mos_est=metrics.mos_estimate(audio, self.features.sample_rate)))
+        self.audio = [self.vocoder(mel) for mel, _ in self.clips]
+        scores = [dict(metrics.compare(reference, audio, self.features),
+                       mos_est=metrics.mos_estimate(audio, self.features.sample_rate))
+                  for (_, reference), audio in zip(self.clips, self.audio)]
         row = {"step": step, "phase": phase, "train_cpu_seconds": round(cpu_seconds, 1),
                "mos_est_ref": self.mos_ref}
         for key in ("log_mel_l1", "stoi", "pesq_wb", "mos_est"):

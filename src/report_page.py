@@ -1,5 +1,6 @@
 """eval.py's listening page: OUT/index.html with, per file, the reference and synthesized audio side by
-side, the spectrogram picture when there is one, and the file's report row; then the mean row.
+side, the spectrogram picture when there is one (drawn by spectrogram_png), and the file's report row;
+then the mean row.
 
 Self-contained and static: HTML5 <audio controls> with relative, URL-quoted src paths (the reference
 WAV may live outside the output folder, e.g. DATASET/val_wav/NAME.wav, and is linked by its path
@@ -7,6 +8,7 @@ relative to the page), inline CSS, no JavaScript, nothing from the network. Open
 disk works as long as the output folder and the references stay where they are relative to it.
 """
 import html
+import io
 import os
 from urllib.parse import quote
 
@@ -31,6 +33,28 @@ th { background: #f0f0f0; }
 td:first-child, th:first-child { text-align: left; }
 tr.mean td { font-weight: bold; background: #f6f6ff; }
 """
+
+
+def spectrogram_png(reference_mel, synthesized_mel, title, floor):
+    """The page's picture as PNG bytes: the reference (or input) log-mel above the synthesized one, one
+    colour scale from `floor` up. eval.py's NAME.png; the TensorBoard log's images (src.tensorboard_log)."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    vmin, vmax = floor, float(max(reference_mel.max(), synthesized_mel.max()))
+    for ax, mel, label in ((axes[0], reference_mel, "reference"), (axes[1], synthesized_mel, "synthesized")):
+        im = ax.imshow(mel, origin="lower", aspect="auto", interpolation="none", vmin=vmin, vmax=vmax)
+        ax.set_title(f"{title}: {label} log-mel")
+        ax.set_ylabel("mel band")
+    axes[1].set_xlabel("frame")
+    fig.colorbar(im, ax=axes, shrink=0.8)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def href(target, page_dir):

@@ -92,8 +92,8 @@ def use_lean_leaky_relu(net):
 
 
 class GeneratorWithLoss(nn.Cell):
-    """L_G of the generator's output on (mel, wav), plus the spectral loss when given; gradients
-    flow into G only (see ScaledTrainStep)."""
+    """L_G of the generator's output on (mel, wav), plus the spectral loss when given, then returned
+    as (L_G, spectral term); gradients flow into G only (see ScaledTrainStep)."""
 
     def __init__(self, generator, discriminator, spectral=None, adv_weight=1.0, feat_weight=10.0):
         super().__init__(auto_prefix=False)  # keep the zoo's parameter names
@@ -110,9 +110,10 @@ class GeneratorWithLoss(nn.Cell):
             real_outputs = ops.stop_gradient(self.discriminator(wav))
         fake = self.generator(mel)
         loss = self.loss(self.discriminator(fake), real_outputs)
-        if self.spectral is not None:
-            loss = loss + self.spectral(fake, wav)
-        return loss
+        if self.spectral is None:
+            return loss
+        spectral = self.spectral(fake, wav)
+        return loss + spectral, spectral  # the term too, for the log (ScaledTrainStep: no gradient of its own)
 
 
 class GeneratorSpectralLoss(nn.Cell):
@@ -155,8 +156,9 @@ class DiscriminatorWithLoss(nn.Cell):
 class ScaledTrainStep(nn.Cell):
     """One optimizer step of `loss_net` under dynamic loss scaling.
 
-    Returns (loss, grads_finite, scale_used). Gradients are averaged across ranks first when
-    `group_size > 1` (MindSpore's DistributedGradReducer), so every rank takes the same decision.
+    Returns (outputs, grads_finite, scale_used), `outputs` being the loss net's: the loss, or (loss, term)
+    where the net also returns a term of the loss for the log. Gradients are averaged across ranks first
+    when `group_size > 1` (MindSpore's DistributedGradReducer), so every rank takes the same decision.
     """
 
     def __init__(self, loss_net, optimizer, scaler, group_size=1):
@@ -170,9 +172,14 @@ class ScaledTrainStep(nn.Cell):
             if group_size > 1 else nn.Identity()
 
     def run(self, *inputs):
-        loss = self.loss_net(*inputs)
+        outputs = self.loss_net(*inputs)
+        loss = outputs[0] if isinstance(outputs, tuple) else outputs
         scale = self.scaler.scale_value
         sens = ops.cast(scale, loss.dtype) * ops.ones_like(loss)
+        if isinstance(outputs, tuple):
+            # The term's sensitivity is zero and is summed with what the loss sends it: the gradient is the
+            # loss's, bit for bit, from the one forward and backward pass (the compiled kernels are the same).
+            sens = (sens, ops.zeros_like(outputs[1]))
         grads = self.grad(self.loss_net, self.weights)(*inputs, sens)
         grads = self.reducer(grads)
         grads = self.scaler.unscale(grads)
@@ -180,7 +187,7 @@ class ScaledTrainStep(nn.Cell):
         self.scaler.adjust(finite)
         if finite:
             self.optimizer(grads)
-        return loss, finite, scale
+        return outputs, finite, scale
 
 
 class GeneratorTrainStep(ScaledTrainStep):
@@ -275,6 +282,7 @@ class MelGANTrainer:
         self.step = 0           # optimizer iterations completed, over all epochs
         self.skipped = 0        # steps (G or D) skipped for non-finite gradients by this object
         self.cpu_seconds = 0.0  # process CPU time spent training, over all runs (src.training's clock)
+        self.spectral_loss = None  # the last step's spectral term of L_G (None when not configured)
 
     @property
     def in_warmup(self):
@@ -284,21 +292,29 @@ class MelGANTrainer:
 
     def train_step(self, mel, wav, mel_d, wav_d):
         """One iteration: a G step then a D step (warm-up: the G-only step, loss_D is NaN).
-        Returns (loss_G, loss_D) as Python floats."""
+        Returns (loss_G, loss_D) as Python floats; `spectral_loss` is then L_G's spectral term."""
         if self.in_warmup:
             loss_g, finite_g, _ = self.g_warm_step(mel, wav)
             self.skipped += int(not bool(finite_g))
             self.step += 1
-            return float(loss_g.asnumpy()), float("nan")
+            self.spectral_loss = float(loss_g.asnumpy())  # the warm-up's L_G is the spectral loss alone
+            return self.spectral_loss, float("nan")
         loss_g, finite_g, _ = self.g_step(mel, wav)
         loss_d, finite_d, _ = self.d_step(mel_d, wav_d)
         self.skipped += int(not bool(finite_g)) + int(not bool(finite_d))
         self.step += 1
+        if isinstance(loss_g, tuple):  # (L_G, its spectral term)
+            loss_g, spectral = loss_g
+            self.spectral_loss = float(spectral.asnumpy())
         return float(loss_g.asnumpy()), float(loss_d.asnumpy())
 
     @property
     def loss_scale(self):
         return float(self.scaler_g.scale_value.asnumpy())
+
+    @property
+    def loss_scale_d(self):
+        return float(self.scaler_d.scale_value.asnumpy())
 
     # ---- checkpoints ----
     def checkpoint_items(self):
@@ -318,8 +334,7 @@ class MelGANTrainer:
             SETTINGS_KEY: self.settings.to_json(),
             "epoch": int(self.epoch), "step": int(self.step), "train_cpu_seconds": float(self.cpu_seconds),
             "generator_warmup_steps": int(self.warmup_steps),  # for the record; the config decides
-            "loss_scale": float(self.scaler_g.scale_value.asnumpy()),
-            "loss_scale_d": float(self.scaler_d.scale_value.asnumpy()),
+            "loss_scale": self.loss_scale, "loss_scale_d": self.loss_scale_d,
             "loss_scale_counter": int(self.scaler_g.counter.asnumpy()),
             "loss_scale_counter_d": int(self.scaler_d.counter.asnumpy()),
         })

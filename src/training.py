@@ -7,8 +7,8 @@ distributed test and the benchmarks run it too.
 
 Everything that needs no network is checked first, in this order: config values, the device target,
 the data folder, the checkpoint to resume from, the validation clips, the checkpoint folder (and
-the temp files of a killed save are removed). Bad input so stops with one src.errors.UserError line
-within seconds, not after ~1 GB of networks and a graph compile.
+the temp files of a killed save are removed), the TensorBoard writer's package. Bad input so stops
+with one src.errors.UserError line within seconds, not after ~1 GB of networks and a graph compile.
 """
 import contextlib
 import errno
@@ -23,7 +23,7 @@ import mindspore as ms
 import mindspore.ops as ops
 import numpy as np
 
-from src import cpu_dispatch
+from src import cpu_dispatch, tensorboard_log
 from src.checkpoint import (checkpoint_name, list_checkpoints, prune_checkpoints, read_checkpoint, scalar,
                             tensor_bytes)
 from src.cli import check_device_target
@@ -294,6 +294,8 @@ def train(cfg, trainer=None, on_step=None):
     curve = None
     if is_main:
         check_writable(cfg.save_checkpoint_path, "checkpoints (save_checkpoint_path)")
+        if cfg.tensorboard:
+            tensorboard_log.check_available()
         for prefix in (cfg.save_checkpoint_name + "-", LearningCurve.FILE):
             for name in remove_stale_temps(cfg.save_checkpoint_path, prefix):
                 print(f"removed {name}: left by a save that was interrupted", flush=True)
@@ -323,9 +325,12 @@ def train(cfg, trainer=None, on_step=None):
         if curve is not None:
             print(f"learning curve: {len(curve.clips)} val clip(s) from {val_path(cfg)} every {cfg.eval_every} "
                   f"steps -> {curve.path} (reference estimated MOS {_fmt_score(curve.mos_ref)})", flush=True)
+        if cfg.tensorboard:
+            logdir = tensorboard_log.folder(cfg)
+            print(f"tensorboard: event files in {logdir}; view with `tensorboard --logdir {logdir}`", flush=True)
     try:
-        with StopRequest() as stop:
-            _loop(cfg, trainer, dataset, total_steps, curve, (rank_id, group_size), on_step, stop)
+        with StopRequest() as stop, tensorboard_log.open_log(cfg, is_main) as board:
+            _loop(cfg, trainer, dataset, total_steps, curve, (rank_id, group_size), on_step, stop, board)
     except RuntimeError as e:  # bad data met by the pipeline: one line naming the file
         error = dataset_error_in(e)
         if error is None:
@@ -335,7 +340,8 @@ def train(cfg, trainer=None, on_step=None):
     return trainer
 
 
-def _loop(cfg, trainer, dataset, total_steps, curve, rank, on_step, stop):
+def _loop(cfg, trainer, dataset, total_steps, curve, rank, on_step, stop, board):
+    """`board`: the TensorBoardLog (rank 0, when on) or None."""
     rank_id, group_size = rank
     is_main = rank_id == 0
     steps_per_epoch = dataset.get_dataset_size()
@@ -355,6 +361,8 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank, on_step, stop):
             warm = trainer.warmup_steps and trainer.step <= trainer.warmup_steps
             row = curve.evaluate(trainer.generator, trainer.step, "warm-up" if warm else "adversarial",
                                  trainer.cpu_seconds)
+            if board is not None:
+                board.evaluation(trainer.step, row, curve)
         best.offer(trainer, row["log_mel_l1"])
         progress.log(f"eval step {trainer.step} train_cpu={row['train_cpu_seconds']:.0f}s "
                      f"log_mel_l1={_fmt_score(row['log_mel_l1'])} stoi={_fmt_score(row['stoi'])} "
@@ -388,11 +396,15 @@ def _loop(cfg, trainer, dataset, total_steps, curve, rank, on_step, stop):
             if trainer.step % cfg.log_every == 0:  # every rank logs its own shard's losses (as the zoo)
                 progress.log(f"{epoch}epoch {trainer.step}iter loss_G={losses[0]:.6f} "
                              f"loss_D={_fmt_loss(shown_d)} {seconds:.2f}s/it")
+                if board is not None:
+                    board.train_step(trainer, losses[0], shown_d, seconds)
             if curve is not None and (trainer.step % cfg.eval_every == 0 or out_of_budget
                                       or trainer.step >= total_steps):
                 evaluate()
             if is_main and trainer.step % cfg.save_steps == 0:
                 last_saved = save(trainer, cfg)
+                if board is not None:  # what a checkpoint resumes from is in the log too
+                    board.flush()
             if on_step is not None:
                 on_step(trainer, losses)
             if trainer.step >= total_steps or out_of_budget or stop.agreed(group_size):
