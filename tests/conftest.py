@@ -59,14 +59,6 @@ def shared_trainer():
 
 
 @pytest.fixture(scope="session")
-def zoo_train_py(dataset, tmp_path_factory):
-    """One train.py run on the zoo's networks, stopped by SIGTERM after 2 steps (tests/trainers.py)."""
-    from tests.trainers import zoo_train_py as run  # pylint: disable=import-outside-toplevel
-
-    return run(dataset / "train", tmp_path_factory.mktemp("zoo_train_py") / "out")
-
-
-@pytest.fixture(scope="session")
 def zoo_ckpt(tmp_path_factory):
     """A randomly initialised zoo generator saved as a generator-only checkpoint (no trained model
     exists here); read-only for the tests that share it."""

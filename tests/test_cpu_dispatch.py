@@ -117,20 +117,6 @@ def test_cpu_check_command_reports_cpu_isa_throughput_and_window():
         assert "oneDNN ISA in use: Intel AVX2" in out and "ref" not in out.split("kernel: ")[1].split()[0]
 
 
-def test_train_subprocess_runs_with_the_chosen_setting(zoo_train_py):
-    """train.py on the zoo's networks, from a fresh shell's environment (conftest's `zoo_train_py`,
-    ONEDNN_VERBOSE=1): its start-up line, and no convolution on oneDNN's slow reference kernel."""
-    lines = zoo_train_py.stdout.splitlines()
-    expected = cpu_dispatch.choose(cpu_dispatch.cpu_info()[1], fresh_shell_env()).line
-    assert expected in lines  # the start-up line
-    convs = [line.split(",")[6] for line in lines if ",exec,cpu,convolution," in line]
-    assert convs, "oneDNN ran no convolution?"
-    isa = cpu_check.parse_verbose(zoo_train_py.stdout)[0]
-    if HAS_AVX512:
-        assert isa == "Intel AVX2", isa
-        assert not [impl for impl in convs if "ref" in impl], sorted(set(convs))
-
-
 def test_vocoder_imported_by_another_program_after_mindspore_runs_with_the_choice():
     # A user's program importing MindSpore first: the cap still applies, since oneDNN reads it at
     # its first primitive, not at import.

@@ -6,26 +6,17 @@ is the same layers, scales and parameter names with 0.3 M. A trainer's first ste
 graphs (~20 s whatever the widths), so the tests that train share one trainer, with the recipe
 options on and a 2-step warm-up so that it has both phases (G-only warm-up steps, then G and D
 steps), and put it back in its initial state with a checkpoint restore (the path a resume takes).
-The zoo's recipe itself trains end to end in one train.py run (`zoo_train_py`), shared by the tests
-of what it shows: the losses (test_train), the SIGTERM stop (test_robust_training) and oneDNN's
-kernels (test_cpu_dispatch). Each such run builds the 78 M-parameter discriminator and compiles
-its graphs (~25 s), so it runs once.
+The zoo's recipe itself trains end to end in one train.py run (tests/test_train_py.py).
 """
 import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
-import time
-import types
 
 from src import cpu_dispatch
 from src.architecture import DISCRIMINATOR
 from src.model import MultiDiscriminator
 from src.model_utils.config import get_config
 from src.trainer import MelGANTrainer
-from tests.structure import ROOT
 
 SMALL_DISCRIMINATOR = DISCRIMINATOR.narrowed(16)
 # batch 2 of 8 frames, one dataset worker
@@ -70,9 +61,6 @@ class SharedTrainer:
         self.folder.cleanup()
 
 
-ZOO_RUN_STEPS = 2  # steps logged before the SIGTERM
-
-
 def fresh_shell_env():
     """This process's environment without any oneDNN ISA setting, as a fresh shell has it."""
     env = dict(os.environ)
@@ -80,28 +68,3 @@ def fresh_shell_env():
         env.pop(var, None)
     return env
 
-
-def zoo_train_py(data, out):
-    """train.py as users run it (the zoo's networks and recipe, TINY shapes; a fresh shell's environment,
-    so that it makes its own oneDNN choice) with ONEDNN_VERBOSE=1 (the kernels it runs are printed),
-    stopped by a real SIGTERM once ZOO_RUN_STEPS steps are logged. Returns (returncode, stdout, stderr,
-    out); the process ends here whatever happens."""
-    env = dict(fresh_shell_env(), ONEDNN_VERBOSE="1", GLOG_v="3", PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), "--data_path", str(data), *TINY,
-                             "--max_steps", "1000", "--save_checkpoint_path", str(out)],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        seen, deadline = [], time.time() + 300
-        for line in proc.stdout:
-            seen.append(line)
-            if LOG_LINE.match(line.rstrip("\n")) and len(log_lines("".join(seen))) >= ZOO_RUN_STEPS:
-                proc.send_signal(signal.SIGTERM)  # training is under way: stop it as a scheduler would
-                break
-            if time.time() > deadline:
-                break
-        stdout, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    return types.SimpleNamespace(returncode=proc.returncode, stdout="".join(seen) + stdout, stderr=stderr, out=out)
