@@ -34,7 +34,7 @@ from src.audio import write_wav
 from src.backends import BACKENDS, PRECISIONS
 from src.cli import check_device_target, run_main
 from src.errors import ConfigError, OutputError
-from src.features import MelSettings
+from src.features import ZOO, MelSettings
 from src.fileio import check_writable, remove_stale_temps, write_bytes, write_text
 from src.audio import check_representation
 from src.inputs import check_inputs, list_inputs, manifest_features, read_input
@@ -144,8 +144,15 @@ def run(cfg):
     # The input's features, where known, must be the model's (the most common vocoder mistake).
     check_declared(cfg, vocoder.settings, cfg.eval_model_path)
     recorded, manifest = manifest_features(cfg.eval_data_path)
-    if recorded is not None and any(path.lower().endswith(".npy") for _, path in items):
+    bare = sum(path.lower().endswith(".npy") for _, path in items)
+    if recorded is not None and bare:
         features.check_input(recorded, manifest)
+    elif bare and MelSettings.from_config(cfg) == ZOO:
+        # Nothing says how these mels were made; a mismatch (band edges, hop, rate) would be vocoded
+        # into worse audio without a word, so say what they are taken to be and how to have them checked.
+        print(f"note: {bare} .npy input(s) without manifest.json: taken to be the model's features (see the line "
+              f"above); mels from another toolkit: pass their feature keys (--config_path their.yaml or --fmax "
+              f"..., --mel_log ...) to have them checked (docs/tts_features.md)")
     check_inputs(items, features)  # bad input stops here, before anything is written
     rows = []
     for name, path in tqdm(items, desc="eval", unit="file"):

@@ -4,4 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export MELGAN_BROWSER_TESTS=1  # setup.sh then installs chromium for tests/test_report_page.py
 bash setup.sh
-exec .venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"
+# One worker per core (at most 4): graph compiles are single-threaded, so two cores run two test
+# files at once. loadfile: a module's tests stay in order in one worker, and its fixtures are built once.
+workers=$(nproc); [ "$workers" -gt 4 ] && workers=4
+exec .venv/bin/python -m pytest tests -q -p no:cacheprovider -n "$workers" --dist loadfile "$@"

@@ -7,20 +7,12 @@ import sys
 import pytest
 
 from src import cpu_check, cpu_dispatch
-from tests.corpus import make_train_folder
+from tests.trainers import fresh_shell_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AVX512 = {"fpu", "sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"}
 AVX2 = {"fpu", "sse4_1", "avx", "avx2", "fma"}
 HAS_AVX512 = cpu_dispatch.isa_level(cpu_dispatch.cpu_info()[1]) == "AVX-512"
-
-
-def _clean_env():
-    """This process's environment without any oneDNN ISA setting, as a fresh shell has it."""
-    env = dict(os.environ)
-    for var in (*cpu_dispatch.ISA_VARIABLES, cpu_dispatch.MARKER):
-        env.pop(var, None)
-    return env
 
 
 def test_avx512_cpu_is_capped_at_avx2_and_says_why():
@@ -114,7 +106,7 @@ def test_generator_window_runs_at_jit_speed():
 
 
 def test_cpu_check_command_reports_cpu_isa_throughput_and_window():
-    done = subprocess.run([sys.executable, "-m", "src.cpu_check", "--repeats", "3"], cwd=ROOT, env=_clean_env(),
+    done = subprocess.run([sys.executable, "-m", "src.cpu_check", "--repeats", "3"], cwd=ROOT, env=fresh_shell_env(),
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     out = done.stdout
@@ -125,25 +117,6 @@ def test_cpu_check_command_reports_cpu_isa_throughput_and_window():
         assert "oneDNN ISA in use: Intel AVX2" in out and "ref" not in out.split("kernel: ")[1].split()[0]
 
 
-def test_train_subprocess_runs_with_the_chosen_setting(tmp_path):
-    data = make_train_folder(tmp_path / "train", [9000, 9000], seed=2)
-    env = dict(_clean_env(), ONEDNN_VERBOSE="1", GLOG_v="3", PYTHONPATH=ROOT)
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--data_path", data, "--train_length", "8",
-                           "--batch_size", "1", "--num_workers", "1", "--max_steps", "1", "--save_steps", "1",
-                           "--save_checkpoint_path", str(tmp_path / "out")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    lines = done.stdout.splitlines()
-    expected = cpu_dispatch.choose(cpu_dispatch.cpu_info()[1], _clean_env()).line
-    assert expected in lines  # the start-up line
-    convs = [line.split(",")[6] for line in lines if ",exec,cpu,convolution," in line]
-    assert convs, "oneDNN ran no convolution?"
-    isa = cpu_check.parse_verbose(done.stdout)[0]
-    if HAS_AVX512:
-        assert isa == "Intel AVX2", isa
-        assert not [impl for impl in convs if "ref" in impl], sorted(set(convs))
-
-
 def test_vocoder_imported_by_another_program_after_mindspore_runs_with_the_choice():
     # A user's program importing MindSpore first: the cap still applies, since oneDNN reads it at
     # its first primitive, not at import.
@@ -151,7 +124,7 @@ def test_vocoder_imported_by_another_program_after_mindspore_runs_with_the_choic
                "from src.inference import Vocoder\nfrom src.model import Generator\n"
                "print(Vocoder(Generator())(np.full((80, 16), -5.0, np.float32)).shape)\n")
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env=dict(_clean_env(), ONEDNN_VERBOSE="1", GLOG_v="3", PYTHONPATH=ROOT))
+                          env=dict(fresh_shell_env(), ONEDNN_VERBOSE="1", GLOG_v="3", PYTHONPATH=ROOT))
     assert done.returncode == 0, done.stderr[-3000:]
     assert "(4096,)" in done.stdout
     isa, impl = cpu_check.parse_verbose(done.stdout)

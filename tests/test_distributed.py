@@ -1,5 +1,6 @@
 """Data parallel on CPU through msrun + mccl: 2 ranks on different shards end with identical
-parameters, equal (within float tolerance) to 1 process training on the union of their batches.
+parameters, equal (within float tolerance) to 1 process training on the union of their batches; a
+SIGTERM to one rank (a preemption) stops both after the same step, and rank 0 writes the checkpoint.
 That holds for the zoo's recipe, whose losses are all means over the batch (the STFT loss's spectral
 convergence is a norm over the whole batch, so with it the ranks' mean gradient is not the union's).
 
@@ -36,11 +37,18 @@ def trained_state(trainer, losses):
     return dict(arrays, digest=digest.hexdigest(), group_size=trainer.group_size, losses=np.array(losses))
 
 
-def _train_recording(cfg, trainer):
+def _train_recording(cfg, trainer, signal_at=None):
+    """Train, recording the losses; `signal_at` (a step): this process sends itself SIGTERM after it."""
     from src.training import train  # pylint: disable=import-outside-toplevel
 
     losses = []
-    trainer = train(cfg, trainer, on_step=lambda _, step_losses: losses.append(step_losses))
+
+    def on_step(trainer, step_losses):
+        losses.append(step_losses)
+        if trainer.step == signal_at:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    trainer = train(cfg, trainer, on_step=on_step)
     return trained_state(trainer, losses)
 
 
@@ -52,7 +60,8 @@ def run_worker(out_dir, argv):
 
     cfg = get_config(argv)
     rank, group_size = init_context(cfg)  # the trainer's gradient reducer needs the group
-    state = _train_recording(cfg, small_trainer(argv, group_size))
+    sigterm_rank, step = map(int, os.environ["SIGTERM_RANK_AFTER_STEP"].split(","))
+    state = _train_recording(cfg, small_trainer(argv, group_size), step if rank == sigterm_rank else None)
     np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **state)
 
 
@@ -73,13 +82,14 @@ def test_two_rank_data_parallel_matches_one_process(dataset, tmp_path, graph_mod
     initial = str(tmp_path / "initial.ckpt")
     reference.save(initial)
     # msrun starts workers with the `python` on PATH: make it this interpreter.
-    env = dict(os.environ, GLOG_v="3", PYTHONPATH=ROOT,
+    # rank 1 is sent SIGTERM after step 2 of 3: both ranks must stop there, as the reference's 2 steps
+    env = dict(os.environ, GLOG_v="3", PYTHONPATH=ROOT, SIGTERM_RANK_AFTER_STEP="1,2",
                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     two = tmp_path / "two"
     two.mkdir()
     msrun = [os.path.join(os.path.dirname(sys.executable), "msrun"), "--worker_num=2", "--local_worker_num=2",
              "--master_addr=127.0.0.1", f"--master_port={free_port()}", f"--log_dir={tmp_path / 'msrun_log'}",
-             "--join=True", os.path.abspath(__file__), "worker", str(two), *argv,
+             "--join=True", os.path.abspath(__file__), "worker", str(two), *argv, "--max_steps", "3",
              "--batch_size", "1", "--run_distribute", "True", "--pre_trained", "True",
              "--checkpoint_path", initial, "--save_checkpoint_path", str(two / "ckpt")]
     # Its own process group: msrun's workers end with the test whatever happens.
@@ -114,8 +124,12 @@ def test_two_rank_data_parallel_matches_one_process(dataset, tmp_path, graph_mod
         diff = np.abs(rank0[name] - ref[name])
         assert np.mean(diff > 2e-6 + 1e-3 * np.abs(ref[name])) < 1e-3, name
         assert diff.max() <= 2 * lr * steps + 1e-6, name
-    # rank 0 alone saved, through the loop
+    # rank 0 alone saved, through the loop, where the signal to rank 1 stopped both
     assert os.listdir(two / "ckpt") == ["melgan-1_2.ckpt"]
+    worker_logs = {r: (tmp_path / "msrun_log" / f"worker_{r}.log").read_text() for r in (0, 1)}
+    assert (f"stopped by a signal to another rank at step 2: checkpoint {two / 'ckpt' / 'melgan-1_2.ckpt'}"
+            in worker_logs[0]), worker_logs[0][-2000:]
+    assert "rank 1 stopped by SIGTERM at step 2 (rank 0 writes the checkpoint)" in worker_logs[1], worker_logs[1][-2000:]
 
 
 if __name__ == "__main__" and len(sys.argv) > 2 and sys.argv[1] == "worker":

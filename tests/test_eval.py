@@ -220,6 +220,8 @@ def test_features_from_another_toolkit_are_named_once(dataset, ckpt, tmp_path, c
     captured = capsys.readouterr()
     warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and str(dataset / "log10.npy") in warnings[0] and "log10" in warnings[0], captured
+    # nothing records how these mels were made (no manifest.json, no declared features): said once
+    assert captured.out.count("note: 3 .npy input(s) without manifest.json: taken to be the model's") == 1
 
 
 def test_report_estimated_mos_scores_clean_speech_above_noisy(ckpt, tmp_path):

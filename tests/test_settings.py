@@ -117,6 +117,13 @@ def test_eval_checks_the_features_the_config_declares(zoo_ckpt, tmp_path):
                  "--output_path", str(tmp_path / "out"), "--plot", "False")
     assert done.returncode == 0, done.stderr
     assert f"model settings: {ZOO_SETTINGS.describe()}" in done.stdout
+    assert "note: 1 .npy input(s) without manifest.json: taken to be the model's features" in done.stdout
+    recorded = dict(ZOO.as_dict(), hop_size=256)  # preprocess.py's record of the zoo's features
+    del recorded["hop"]
+    (tmp_path / "manifest.json").write_text(json.dumps({"features": recorded}))
+    done = _eval("--eval_model_path", zoo_ckpt, "--eval_data_path", str(tmp_path / "in"),
+                 "--output_path", str(tmp_path / "out"), "--plot", "False")
+    assert done.returncode == 0 and "without manifest.json" not in done.stdout, done.stderr
 
 
 def test_log10_and_decibel_mels_convert_exactly():

@@ -6,12 +6,13 @@ is the same layers, scales and parameter names with 0.3 M. A trainer's first ste
 graphs (~20 s whatever the widths), so the tests that train share one trainer, with the recipe
 options on and a 2-step warm-up so that it has both phases (G-only warm-up steps, then G and D
 steps), and put it back in its initial state with a checkpoint restore (the path a resume takes).
-The zoo's recipe itself trains end to end in test_train's train.py run.
+The zoo's recipe itself trains end to end in one train.py run (tests/test_train_py.py).
 """
 import os
 import re
 import tempfile
 
+from src import cpu_dispatch
 from src.architecture import DISCRIMINATOR
 from src.model import MultiDiscriminator
 from src.model_utils.config import get_config
@@ -58,3 +59,12 @@ class SharedTrainer:
 
     def close(self):
         self.folder.cleanup()
+
+
+def fresh_shell_env():
+    """This process's environment without any oneDNN ISA setting, as a fresh shell has it."""
+    env = dict(os.environ)
+    for var in (*cpu_dispatch.ISA_VARIABLES, cpu_dispatch.MARKER):
+        env.pop(var, None)
+    return env
+
