@@ -175,62 +175,78 @@ def _reset_peak_rss():
     return _status_mb("VmRSS")
 
 
-CONV_OPS = ("Convolution", "ConvolutionBackpropData", "Conv", "FusedConv", "ConvTranspose")  # OpenVINO, onnxruntime
-
-
 def profile_worker(ckpt, mel_path, threads, runs=3):
     """Each node's time in one window (mean of `runs` calls after a warm-up) in onnxruntime and OpenVINO
     (f32, bf16), from the runtimes' own profilers: RESULT {label: {"layers": {checkpoint prefix: ms},
-    "ops": {other op type: ms}}}. Conv nodes carry their checkpoint prefix (src/onnx_graph.py); what a
-    runtime fused into a conv (bias, activation, the residual Add) counts as the conv's time."""
+    "ops": {other op type: ms}}}. A node belongs to the layer whose parameters it reads (src/onnx_graph.py
+    names them by checkpoint name), so what a runtime fused into a conv (bias, activation, the residual
+    Add) counts as the conv's time, whatever the runtime named the fused node."""
     from collections import defaultdict
 
     mel = np.load(mel_path)
     names = set(layer_flops(mel.shape[2]))
+    folder = os.path.dirname(os.path.abspath(mel_path))  # not the working directory (the repository)
     result = {}
     for backend, precision in _configs():
         if backend == "mindspore":
             continue
         layers, ops = defaultdict(float), defaultdict(float)
-
-        def add(node, op_type, ms):
-            name = node.split("/")[0]  # OpenVINO: "<node>/WithoutBiases" after it split off the bias
-            if op_type in CONV_OPS and name in names:
-                layers[name] += ms / runs
-            else:
-                ops[op_type] += ms / runs
-
         if backend == "openvino":
             run = _backend(backend, precision, ckpt, threads)
             run.config["PERF_COUNT"] = "YES"  # before the calls that compile
             run(mel)
             run(mel)  # the shape recurs: compiled for it, as chunks are
             request = next(iter(run.requests.values()))
+            owner = _owners(((op.get_friendly_name(), [op.input_value(i).get_node().get_friendly_name()
+                                                       for i in range(op.get_input_size())])
+                             for op in request.get_compiled_model().get_runtime_model().get_ordered_ops()), names)
+            events = []
             for _ in range(runs):
                 request.infer({0: mel})
-                for info in request.profiling_info:
-                    add(info.node_name, info.node_type, info.real_time.total_seconds() * 1000)
+                events += [(info.node_name, info.node_type, info.real_time.total_seconds() * 1000)
+                           for info in request.profiling_info]
         else:
+            import onnx
             import onnxruntime as ort
 
             from src.backends.onnxruntime_backend import OnnxRuntimeBackend
 
             options = OnnxRuntimeBackend.session_options(threads)
             options.enable_profiling = True
-            # beside the temp mel, not in the working directory (the repository when run from it)
-            options.profile_file_prefix = os.path.join(os.path.dirname(os.path.abspath(mel_path)), "ort_profile")
+            options.profile_file_prefix = os.path.join(folder, "ort_profile")
+            options.optimized_model_filepath = os.path.join(folder, "ort_optimized.onnx")  # its nodes' inputs
             session = ort.InferenceSession(_onnx_bytes(ckpt), options, providers=["CPUExecutionProvider"])
+            owner = _owners(((n.name, n.input) for n in onnx.load(options.optimized_model_filepath).graph.node), names)
             for _ in range(runs + 1):
                 session.run(None, {"mel": mel})
             profile = session.end_profiling()
             with open(profile, encoding="utf-8") as f:
-                events = json.load(f)
+                node_events = [e for e in json.load(f) if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
             os.remove(profile)
-            node_events = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
-            for e in node_events[len(node_events) // (runs + 1):]:  # after the first (warm-up) run
-                add(e["name"][:-len("_kernel_time")], e["args"]["op_name"], e["dur"] / 1000)
+            events = [(e["name"][:-len("_kernel_time")], e["args"]["op_name"], e["dur"] / 1000)
+                      for e in node_events[len(node_events) // (runs + 1):]]  # after the first (warm-up) run
+        for node, op_type, ms in events:
+            if node in owner:
+                layers[owner[node]] += ms / runs
+            else:
+                ops[op_type] += ms / runs
         result[_label(backend, precision)] = {"layers": layers, "ops": ops}
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def _owners(nodes, layer_names):
+    """{node: the checkpoint prefix of the layer whose `prefix.weight` or `prefix.bias` it reads, or whose
+    name it carries (onnxruntime's `prefix_nchwc`, once it has reordered the parameters)} from (node name,
+    input names) pairs."""
+    owner = {}
+    for node, inputs in nodes:
+        for name in inputs:
+            prefix, _, kind = name.rpartition(".")
+            if kind in ("weight", "bias") and prefix in layer_names:
+                owner[node] = prefix
+        if node not in owner:
+            owner.update((node, layer) for layer in layer_names if node.split("_nchwc")[0] == layer)
+    return owner
 
 
 def print_profile(profile, frames, ceiling_layers):

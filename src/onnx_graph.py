@@ -5,9 +5,12 @@ or padding ops, and writes `pad_mode="pad"` padding on the wrong axis. Written h
 graph is what runtimes fuse best: Conv with its zero padding in `pads`, LeakyRelu, Tanh, and a frame axis declared dynamic,
 input `mel [N, 80, T]` (normalized log-mel) -> `audio [N, 1, hop·T]`, built from src.architecture's table.
 
-- Each transposed convolution is written in polyphase form: one Conv producing the `stride`
-  output phases as channels, then Reshape/Transpose/Reshape interleaving them (shapes taken as
-  0/-1, so T stays dynamic). OpenVINO's bf16 ConvTranspose is slow on CPUs; its bf16 Conv is fast.
+- Every convolution is 2-D over `[N, C, 1, T]` (one Unsqueeze after the input, one Squeeze before
+  the output), each transposed convolution a ConvTranspose. In 2-D, OpenVINO's CPU plugin runs the
+  ConvTranspose with its brgemm kernels (1-D: a slow gemm one) and keeps the whole network in one
+  channels-last layout: no Reorder or Transpose anywhere. The earlier polyphase form (a Conv per
+  transposed conv, its phases interleaved by Reshape/Transpose/Reshape) spent time in both and
+  computed 1.5× the upsamplers' FLOPs (zero taps); docs/backends.md has the measurements.
 - Each residual block's 1×1 conv and 1×1 shortcut stay two Convs plus an Add (runtimes fuse
   Conv+Add+activation; one conv over [h; x] needs a Concat that costs a copy).
 Numerically the checkpoint's Generator to float rounding (≤ 1e-5 on its inputs).
@@ -65,8 +68,8 @@ class _Graph:
         self.count += 1
         return f"{prefix}_{self.count}"
 
-    def const(self, array, prefix):
-        name = self._name(prefix)
+    def const(self, array, prefix, name=None):
+        name = name or self._name(prefix)
         self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
@@ -75,23 +78,28 @@ class _Graph:
         self.nodes.append(self.helper.make_node(op_type, inputs, [output], name=output, **attrs))
         return output
 
-    def conv(self, x, weight, bias, pad=(0, 0), dilation=1, output=None):
-        """1-D Conv; weight (out, in, 1, k) or (out, in, k)."""
-        weight = weight.reshape(weight.shape[0], weight.shape[1], -1).astype(np.float32)
-        return self.op("Conv", [x, self.const(weight, "w"), self.const(bias.astype(np.float32), "b")], output,
-                       kernel_shape=[weight.shape[2]], pads=list(pad), dilations=[dilation], strides=[1])
+    def params(self, weight, bias, name):
+        """A layer's weight and bias initializers, under its checkpoint names (`name`.weight, `name`.bias):
+        profilers and tools that show a node's inputs then say which layer it is."""
+        return [self.const(weight.astype(np.float32), "w", f"{name}.weight"),
+                self.const(bias.astype(np.float32), "b", f"{name}.bias")]
+
+    def conv(self, x, weight, bias, name, pad=(0, 0), dilation=1):
+        """Conv over [N, C, 1, T]; weight (out, in, 1, k), a checkpoint's Conv1d layout."""
+        return self.op("Conv", [x, *self.params(weight, bias, name)], name, kernel_shape=[1, weight.shape[3]],
+                       pads=[0, pad[0], 0, pad[1]], dilations=[1, dilation], strides=[1, 1])
 
     def lrelu(self, x, alpha):
         return self.op("LeakyRelu", [x], alpha=float(alpha))
 
-    def upsample(self, x, weight, bias, stride, padding, name=None):
-        """Transposed conv (in, out, 1, K), output length stride·L, as polyphase Conv + interleave."""
-        poly, poly_bias, left, right = polyphase_weights(weight, bias, stride, padding)
-        channels = poly.shape[0] // stride
-        y = self.conv(x, poly, poly_bias, pad=(left, right), output=name)
-        y = self.op("Reshape", [y, self.const(np.array([0, channels, stride, -1], np.int64), "shape")])
-        y = self.op("Transpose", [y], perm=[0, 1, 3, 2])
-        return self.op("Reshape", [y, self.const(np.array([0, channels, -1], np.int64), "shape")])
+    def upsample(self, x, weight, bias, name, stride, padding):
+        """ConvTranspose over [N, C, 1, T]; weight (in, out, 1, K), a checkpoint's Conv1dTranspose layout."""
+        return self.op("ConvTranspose", [x, *self.params(weight, bias, name)], name, kernel_shape=[1, weight.shape[3]],
+                       strides=[1, stride], pads=[0, padding, 0, padding])
+
+    def axis(self, op_type, x, axis):
+        """Unsqueeze / Squeeze of one axis."""
+        return self.op(op_type, [x, self.const(np.array([axis], np.int64), "axes")])
 
 
 def build_model(params, alpha=None, settings=ZOO_SETTINGS):
@@ -103,13 +111,13 @@ def build_model(params, alpha=None, settings=ZOO_SETTINGS):
     alpha = arch.leaky_alpha if alpha is None else alpha
     g = _Graph()
 
-    def conv(x, name, pad=(0, 0), dilation=1):  # named by its checkpoint prefix: profilers show that name
-        return g.conv(x, params[f"{name}.weight"], params[f"{name}.bias"], pad=pad, dilation=dilation, output=name)
+    def conv(x, name, pad=(0, 0), dilation=1):  # named by its checkpoint prefix, as its parameters are
+        return g.conv(x, params[f"{name}.weight"], params[f"{name}.bias"], name, pad=pad, dilation=dilation)
 
-    x = g.lrelu(conv("mel", arch.first_conv, pad=(arch.in_kernel // 2,) * 2), alpha)
+    x = g.lrelu(conv(g.axis("Unsqueeze", "mel", 2), arch.first_conv, pad=(arch.in_kernel // 2,) * 2), alpha)
     for i, _, _, up in arch.stages():
         name = arch.upsampler_name(i)
-        x = g.upsample(x, params[f"{name}.weight"], params[f"{name}.bias"], up.stride, up.padding, name)
+        x = g.upsample(x, params[f"{name}.weight"], params[f"{name}.bias"], name, up.stride, up.padding)
         for j, dilation in enumerate(arch.dilations, start=1):
             dil, out, short = arch.block_names(i, j)
             h = conv(g.lrelu(x, alpha), dil, pad=(dilation * (arch.res_kernel // 2),) * 2, dilation=dilation)
@@ -117,7 +125,7 @@ def build_model(params, alpha=None, settings=ZOO_SETTINGS):
             x = g.op("Add", [h, conv(x, short)])
         x = g.lrelu(x, alpha)
     x = conv(x, arch.last_conv, pad=(arch.out_kernel // 2,) * 2)
-    g.op("Tanh", [x], "audio")
+    g.op("Tanh", [g.axis("Squeeze", x, 2)], "audio")
     graph = helper.make_graph(
         g.nodes, "melgan_generator",
         [helper.make_tensor_value_info("mel", TensorProto.FLOAT, ["N", arch.mel_channels, "T"])],

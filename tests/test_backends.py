@@ -88,6 +88,25 @@ def test_backend_equals_generator_window_chunked_and_stream(name, ckpt, generato
     assert windowed.shape == (500 * 256,) and np.max(np.abs(windowed - reference)) <= TOL
 
 
+def test_onnx_graph_is_2d_convs_and_conv_transposes_only_and_exact_for_odd_strides():
+    """The graph form src/onnx_graph.py writes (2-D convs, native ConvTranspose: no Transpose/Reshape for
+    OpenVINO to reorder around), exact also where the kernel is not a multiple of the stride (2s + 1)."""
+    from src.architecture import GeneratorArch
+    from src.model import Generator
+    from src.onnx_graph import from_generator
+
+    ms.set_seed(3)
+    generator = Generator(arch=GeneratorArch.with_upsampling((5, 5, 4, 3)))
+    generator.set_train(False)
+    ops = {n.op_type for n in from_generator(generator).graph.node}
+    assert ops == {"Unsqueeze", "Conv", "LeakyRelu", "ConvTranspose", "Add", "Squeeze", "Tanh"}
+    mel = _mel(40, seed=4)
+    want = _one_pass(generator, mel)
+    for name in ("onnxruntime", "openvino"):
+        got = make_backend(name, generator, "fp32")(((mel + 5) / 5)[None]).ravel()
+        assert got.shape == (40 * 300,) and np.max(np.abs(got - want)) <= TOL
+
+
 @pytest.mark.parametrize("name", ("onnxruntime", "openvino"))
 def test_exported_dynamic_onnx_runs_two_lengths(name, onnx_file, generator):
     backend = make_backend(name, onnx_file, "fp32")
