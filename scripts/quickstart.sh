@@ -46,6 +46,7 @@ cat <<MSG
   corpus          $OUT/corpus            (metadata.csv + wavs/)
   dataset         $OUT/dataset           (train/wav, train/mel, val/, val_wav/, manifest.json)
   training log    $OUT/train.log
+  TensorBoard     $OUT/saved_model/tensorboard  (pip install tensorboard; tensorboard --logdir it)
   checkpoint      $CKPT
   synthesized     $OUT/output            (WAVs, report, spectrogram PNGs)
   exported model  $OUT/melgan.mindir

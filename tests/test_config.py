@@ -82,10 +82,11 @@ def test_modelarts_adapter_does_not_import_moxing_when_disabled():
 def test_fast_recipe_config_loads_over_the_defaults():
     fast = os.path.join(os.path.dirname(DEFAULT_CONFIG), "config_fast.yaml")
     cfg = get_config(["--config_path", fast])
-    assert cfg.stft_loss_weight > 0 and cfg.generator_warmup_steps > 0 and cfg.train_length == 32
+    assert cfg.stft_loss_weight > 0 and cfg.generator_warmup_steps > 0 and cfg.train_length == 32 and cfg.tensorboard
     zoo = get_config([])  # and the defaults are the zoo's recipe: every option off
     assert (zoo.stft_loss_weight, zoo.mel_loss_weight, zoo.adv_weight, zoo.feat_weight,
-            zoo.generator_warmup_steps, zoo.eval_every, zoo.max_train_cpu_seconds) == (0, 0, 1, 10, 0, 0, 0)
+            zoo.generator_warmup_steps, zoo.eval_every, zoo.max_train_cpu_seconds, zoo.tensorboard) == \
+        (0, 0, 1, 10, 0, 0, 0, False)
 
 
 def test_unused_zoo_keys_load_but_refuse_another_value():

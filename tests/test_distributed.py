@@ -1,6 +1,7 @@
 """Data parallel on CPU through msrun + mccl: 2 ranks on different shards end with identical
 parameters, equal (within float tolerance) to 1 process training on the union of their batches; a
-SIGTERM to one rank (a preemption) stops both after the same step, and rank 0 writes the checkpoint.
+SIGTERM to one rank (a preemption) stops both after the same step, and rank 0 alone writes the
+checkpoint and the TensorBoard log.
 That holds for the zoo's recipe, whose losses are all means over the batch (the STFT loss's spectral
 convergence is a norm over the whole batch, so with it the ranks' mean gradient is not the union's).
 
@@ -91,7 +92,7 @@ def test_two_rank_data_parallel_matches_one_process(dataset, tmp_path, graph_mod
              "--master_addr=127.0.0.1", f"--master_port={free_port()}", f"--log_dir={tmp_path / 'msrun_log'}",
              "--join=True", os.path.abspath(__file__), "worker", str(two), *argv, "--max_steps", "3",
              "--batch_size", "1", "--run_distribute", "True", "--pre_trained", "True",
-             "--checkpoint_path", initial, "--save_checkpoint_path", str(two / "ckpt")]
+             "--checkpoint_path", initial, "--save_checkpoint_path", str(two / "ckpt"), "--tensorboard", "True"]
     # Its own process group: msrun's workers end with the test whatever happens.
     with open(tmp_path / "msrun.out", "w") as out:
         proc = subprocess.Popen(msrun, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
@@ -125,7 +126,8 @@ def test_two_rank_data_parallel_matches_one_process(dataset, tmp_path, graph_mod
         assert np.mean(diff > 2e-6 + 1e-3 * np.abs(ref[name])) < 1e-3, name
         assert diff.max() <= 2 * lr * steps + 1e-6, name
     # rank 0 alone saved, through the loop, where the signal to rank 1 stopped both
-    assert os.listdir(two / "ckpt") == ["melgan-1_2.ckpt"]
+    assert sorted(os.listdir(two / "ckpt")) == ["melgan-1_2.ckpt", "tensorboard"]
+    assert len(os.listdir(two / "ckpt" / "tensorboard")) == 1  # rank 0's event file only
     worker_logs = {r: (tmp_path / "msrun_log" / f"worker_{r}.log").read_text() for r in (0, 1)}
     assert (f"stopped by a signal to another rank at step 2: checkpoint {two / 'ckpt' / 'melgan-1_2.ckpt'}"
             in worker_logs[0]), worker_logs[0][-2000:]

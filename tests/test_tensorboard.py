@@ -147,8 +147,8 @@ def test_the_log_is_on_disk_after_an_error_and_off_by_default(shared_trainer, da
 
 
 def test_only_rank_0_opens_a_log(shared_trainer, tmp_path):
-    """What train() decides with `is_main` (rank 0). A run of two ranks with the log on needs msrun
-    (tests/test_distributed.py, about a minute), so only the decision is checked here."""
+    """What train() decides with `is_main` (rank 0); tests/test_distributed.py's two-rank run has the log
+    on and finds one event file."""
     cfg = shared_trainer.config("--save_checkpoint_path", str(tmp_path / "out"), "--tensorboard", "True")
     with tensorboard_log.open_log(cfg, is_main=False) as board:
         assert board is None
