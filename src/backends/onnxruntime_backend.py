@@ -30,7 +30,9 @@ class OnnxRuntimeBackend(OnnxSourced):
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # EXTENDED: every fusion (Conv+activation among them) but not ALL's NCHWc layout, which on this
+        # graph's 2-D convs adds reorders around unfused Adds and LeakyRelus (docs/backends.md: slower)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
         return options
 
     def __call__(self, normalized):
