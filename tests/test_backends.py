@@ -154,6 +154,23 @@ def test_fixed_shape_mindir_serves_window_mode_only(generator, tmp_path, monkeyp
 
 
 # ---- bf16 ----
+def test_auto_measures_again_when_the_backends_revision_changes(tmp_path, monkeypatch):
+    """A graph form or runtime option change (choice.BACKENDS_REVISION) makes kept timings stale."""
+    from src.backends import choice
+
+    monkeypatch.setenv("MELGAN_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def measure(candidates, settings):
+        calls.append(1)
+        return {name: 10.0 for name in candidates}
+
+    choice.choose("checkpoint", measure=measure)
+    assert "measured once" in choice.choose("checkpoint", measure=measure)[1] and len(calls) == 1
+    monkeypatch.setattr(choice, "BACKENDS_REVISION", choice.BACKENDS_REVISION + 1)
+    assert "measured now" in choice.choose("checkpoint", measure=measure)[1] and len(calls) == 2
+
+
 def test_bf16_support_reads_the_cpu_flags():
     assert cpu_dispatch.bf16_support({"avx2", "avx512f", "avx512_bf16"}) == (True, "avx512_bf16")
     assert cpu_dispatch.bf16_support({"amx_tile", "amx_bf16"})[0]

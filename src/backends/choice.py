@@ -23,6 +23,9 @@ AUTO = "auto"
 MEASURED = ("openvino", "onnxruntime", "mindspore")  # ties go to the first
 CHUNK_FRAMES = 256  # what the Vocoder runs: 240-frame chunks with 8 frames of context each side
 REPEATS = 5
+# Part of the cache key: raise it when a backend's graph form or runtime options change, so that
+# timings kept from before are measured again (2: 2-D convs + ConvTranspose, onnxruntime EXTENDED).
+BACKENDS_REVISION = 2
 
 
 def cache_dir():
@@ -80,7 +83,7 @@ def choose(source_kind, device_target="CPU", precision="fp32", settings=None, me
 def _measured(candidates, settings, measure):
     """{name: ms} from the cache, or measured now and cached."""
     model, flags = cpu_dispatch.cpu_info()
-    key_text = json.dumps([model, sorted(flags or []), os.cpu_count(), settings.to_json(),
+    key_text = json.dumps([BACKENDS_REVISION, model, sorted(flags or []), os.cpu_count(), settings.to_json(),
                            {n: _version(n) for n in candidates}, cpu_dispatch.startup_line()])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), f"backend-{key}.json")
