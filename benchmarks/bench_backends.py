@@ -132,8 +132,8 @@ def gemm_worker(kind, frames, out_path, threads):
         runs.append([timed(operands) for operands in chosen])
         return np.zeros(1, np.float32)
 
-    serve_window(run, None, out_path)
-    np.save(out_path, np.median(np.array(runs[2:]), axis=0))  # the timed calls (after the save and warm-up)
+    timed = serve_window(run, None, out_path)
+    np.save(out_path, np.median(np.array(runs)[np.array(timed) - 1], axis=0))
 
 
 def long_worker(kind, mode, ckpt, mel_path, out_path, chunk_frames, threads):
@@ -315,7 +315,7 @@ def _worker_env(kind, threads):
     return None
 
 
-def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, tmp):
+def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, tmp, warm=False):
     """The window table; returns the GEMM ceiling's per-layer medians {precision: [ms]}."""
     ceilings = ["gemm:fp32", "square:fp32"] + (["gemm:bf16"] if any(p == "bf16" for _, p in configs) else [])
     kinds = ["torch"] + ceilings + [f"{b}:{p}" for b, p in configs]
@@ -325,7 +325,7 @@ def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, 
                                 "--out", os.path.join(tmp, kind + ".npy"), "--threads", str(threads)],
                                env=_worker_env(kind, threads))
         _read_result(workers[kind], "READY")
-    times, cpu_times = alternate_rounds(workers, repeats)
+    times, cpu_times = alternate_rounds(workers, repeats, warm)
     frames = np.load(mel_path).shape[2]
     audio_s = frames * HOP / SR
     flops = sum(layer_flops(frames).values())
@@ -336,7 +336,8 @@ def bench_window(ckpt, weights, reference, mel_path, configs, repeats, threads, 
     import torch
 
     print(f"\none window, 1 x 80 x {frames} frames ({audio_s:.2f} s of audio, {flops / 1e9:.2f} GFLOP in "
-          f"{len(layer_flops(frames))} convolutions), {repeats} alternating rounds, {threads} threads, medians:")
+          f"{len(layer_flops(frames))} convolutions), {repeats} alternating rounds, {threads} threads"
+          f"{', each timed call after an untimed one (warm)' if warm else ''}, medians:")
     print(f"{'implementation':<30}{'ms':>8}{'GFLOP/s':>9}{'x real time':>13}{'x PyTorch':>11}{'of GEMM':>9}"
           f"{'of sq.':>8}{'CPU ms':>9}{'by CPU':>8}{'max |diff|':>12}{'SNR dB':>8}")
     names = {"torch": "pytorch eager fp32", "gemm:fp32": "GEMM ceiling fp32 (sgemm)",
@@ -446,7 +447,8 @@ def main():
         mel_path = os.path.join(tmp, "window.npy")
         np.save(mel_path, window)
         reference = g(ms.Tensor(window)).asnumpy().ravel()
-        ceiling_layers = bench_window(ckpt, weights, reference, mel_path, configs, args.repeats, args.threads, tmp)
+        ceiling_layers = bench_window(ckpt, weights, reference, mel_path, configs, args.repeats, args.threads, tmp,
+                                      args.warm)
         if args.profile:
             proc = _spawn(["--profile_worker", "--checkpoint", ckpt, "--mel", mel_path, "--threads", str(args.threads)])
             profile = json.loads(_read_result(proc))
