@@ -28,32 +28,6 @@ def generator_params(generator):
     return {p.name: p.asnumpy().astype(np.float32) for p in generator.get_parameters()}
 
 
-def polyphase_weights(weight, bias, stride, padding):
-    """ConvTranspose1d weights (in, out, 1, K) -> an ordinary conv's (out*stride, in, 1, J) and bias.
-
-    Output sample n = m*stride + r of the transposed conv is
-    `y[m*stride + r] = sum_j w[j*stride + r + padding] . x[m - j]`, a correlation over x with
-    taps j in [j_min, j_max]. Output channel `co*stride + r` of the returned conv holds phase r
-    of channel co, read at input offsets m - j_max .. m - j_min; the caller pads x by j_max on the
-    left and -j_min on the right. Returns (weight, bias, left_pad, right_pad).
-    """
-    in_channels, out_channels, _, kernel = weight.shape
-    if kernel - 2 * padding != stride:
-        raise ValueError(f"polyphase form needs output length stride*L (kernel {kernel}, stride {stride}, "
-                         f"padding {padding})")
-    taps = [(j, r) for r in range(stride) for j in range(-kernel, kernel + 1)
-            if 0 <= j * stride + r + padding < kernel]
-    j_min = min(j for j, _ in taps)
-    j_max = max(j for j, _ in taps)
-    width = j_max - j_min + 1
-    poly = np.zeros((out_channels * stride, in_channels, 1, width), np.float32)
-    for j, r in taps:
-        k = j * stride + r + padding
-        t = j_max - j  # correlation tap index: x[m - j] = xpad[m + t] with left pad j_max
-        poly[r::stride, :, 0, t] = weight[:, :, 0, k].T
-    return poly, np.repeat(bias, stride).astype(np.float32), j_max, -j_min
-
-
 class _Graph:
     """Accumulates nodes and initializers; names are generated in order."""
 

@@ -11,7 +11,6 @@ import pytest
 import mindspore as ms
 
 import export
-from src.onnx_graph import polyphase_weights
 from src.model_utils.config import get_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,30 +84,6 @@ def test_onnx_round_trip_through_onnxruntime(tmp_path, ckpt, generator):
         got = session.run(None, {session.get_inputs()[0].name: x})[0]
         assert got.shape == (1, 1, frames * 256)
         assert np.max(np.abs(got - generator(ms.Tensor(x)).asnumpy())) <= TOL
-
-
-def conv_transpose_1d(x, w, stride, padding):
-    """Direct NumPy ConvTranspose1d: x (Cin, L), w (Cin, Cout, K) -> (Cout, (L-1)*s - 2p + K)."""
-    cin, length = x.shape
-    _, cout, kernel = w.shape
-    full = np.zeros((cout, (length - 1) * stride + kernel))
-    for i in range(length):
-        full[:, i * stride: i * stride + kernel] += np.einsum("c,cok->ok", x[:, i], w)
-    return full[:, padding: full.shape[1] - padding]
-
-
-@pytest.mark.parametrize("kernel,stride,padding", [(16, 8, 4), (4, 2, 1)])
-def test_polyphase_weights_equal_transposed_conv(kernel, stride, padding):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(3, 11))
-    w = rng.normal(size=(3, 2, 1, kernel)).astype(np.float32)
-    poly, bias, left, right = polyphase_weights(w, np.zeros(2, np.float32), stride, padding)
-    xpad = np.pad(x, ((0, 0), (left, right)))
-    width = poly.shape[-1]
-    phases = np.stack([np.einsum("oct,ct->o", poly[:, :, 0, :], xpad[:, m: m + width]) for m in range(11)], -1)
-    interleaved = phases.reshape(2, stride, 11).transpose(0, 2, 1).reshape(2, 11 * stride)
-    np.testing.assert_allclose(interleaved, conv_transpose_1d(x, w[:, :, 0, :], stride, padding), atol=1e-5)
-    assert bias.shape == (2 * stride,)
 
 
 def test_seed_command_line_and_aliases(tmp_path, ckpt):
