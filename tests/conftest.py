@@ -13,6 +13,27 @@ import mindspore as ms  # noqa: E402
 
 ms.set_device("CPU")
 
+# The run's longest groups, started first (scripts/run_tests.sh: `--dist loadgroup`, collection order),
+# so that no worker picks one up when the others are nearly done. Measured CPU seconds, 2 cores.
+LONGEST_FIRST = ("shared_trainer", "test_feature_settings", "test_distributed", "test_backends", "test_eval",
+                 "test_cpp_infer", "test_inference", "test_export", "test_train_py")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(items):
+    """One xdist group per module, except that every module using `shared_trainer` joins one group:
+    the trainer is compiled once per worker that uses it (~28 s), so one worker uses it."""
+    def module(item):
+        return item.module.__name__.rsplit(".", 1)[-1]
+
+    shared = {module(item) for item in items if "shared_trainer" in item.fixturenames}
+    groups = {}
+    for item in items:
+        groups[item] = "shared_trainer" if module(item) in shared else module(item)
+        item.add_marker(pytest.mark.xdist_group(groups[item]))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(groups[item], len(rank)))  # stable: tests keep their order
+
 
 @pytest.fixture
 def rng():
@@ -82,6 +103,10 @@ def zoo_generator(zoo_ckpt):
 @pytest.fixture(scope="session", autouse=True)
 def backend_choice_cache(tmp_path_factory):
     """--backend auto measures the runtimes once per machine and keeps the result in a cache folder:
-    the tests (and the processes they start) keep theirs in a temporary one, measured once per run."""
-    os.environ["MELGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("melgan_cache"))
+    the tests (and the processes they start) keep theirs in a temporary one, measured once per run
+    (~14 s of CPU): one folder for all xdist workers, beside their own temporary folders."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "melgan_cache"
+    folder.mkdir(exist_ok=True)
+    os.environ["MELGAN_CACHE_DIR"] = str(folder)
     yield os.environ["MELGAN_CACHE_DIR"]
