@@ -13,26 +13,34 @@ import mindspore as ms  # noqa: E402
 
 ms.set_device("CPU")
 
-# The run's longest groups, started first (scripts/run_tests.sh: `--dist loadgroup`, collection order),
-# so that no worker picks one up when the others are nearly done. Measured CPU seconds, 2 cores.
-LONGEST_FIRST = ("shared_trainer", "test_feature_settings", "test_distributed", "test_backends", "test_eval",
-                 "test_cpp_infer", "test_inference", "test_export", "test_train_py")
+# xdist work units (scripts/run_tests.sh: `--dist loadscope`): one per module, except that the modules
+# using the compiled small trainer (`shared_trainer`, ~28 s of CPU to compile in each worker that uses
+# it) form one unit, so that one worker compiles it. The longest units go first (collection order,
+# `--no-loadscope-reorder`), so that no worker picks one up when the others are nearly done.
+SHARED_TRAINER_MODULES = {name for name in os.listdir(os.path.join(ROOT, "tests")) if name.startswith("test_")
+                          and "shared_trainer" in open(os.path.join(ROOT, "tests", name), encoding="utf-8").read()}
+LONGEST_FIRST = ("shared_trainer", "test_feature_settings.py", "test_distributed.py", "test_backends.py",
+                 "test_eval.py", "test_cpp_infer.py", "test_inference.py", "test_export.py", "test_train_py.py")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def work_unit(nodeid):
+    module = os.path.basename(nodeid.split("::", 1)[0])
+    return "shared_trainer" if module in SHARED_TRAINER_MODULES else module
+
+
 def pytest_collection_modifyitems(items):
-    """One xdist group per module, except that every module using `shared_trainer` joins one group:
-    the trainer is compiled once per worker that uses it (~28 s), so one worker uses it."""
-    def module(item):
-        return item.module.__name__.rsplit(".", 1)[-1]
-
-    shared = {module(item) for item in items if "shared_trainer" in item.fixturenames}
-    groups = {}
-    for item in items:
-        groups[item] = "shared_trainer" if module(item) in shared else module(item)
-        item.add_marker(pytest.mark.xdist_group(groups[item]))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(groups[item], len(rank)))  # stable: tests keep their order
+    items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(rank)))  # stable: tests keep their order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling  # pylint: disable=import-outside-toplevel
+
+    class WorkUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return work_unit(nodeid)
+
+    return WorkUnits(config, log)
 
 
 @pytest.fixture
