@@ -165,7 +165,7 @@ def export(cfg):
     if cfg.device_target == "CPU":
         print(cpu_dispatch.startup_line(), flush=True)
     try:
-        ms.set_device(cfg.device_target, cfg.device_id)
+        cpu_dispatch.set_device(cfg.device_target, cfg.device_id)
     except (RuntimeError, ValueError) as e:
         raise ExportError(f"device {cfg.device_target} is not usable here ({str(e).splitlines()[0]})") from None
 

@@ -56,9 +56,7 @@ def _label(backend, precision):
 
 # ---------------------------------------------------------------- workers (one process each)
 def _backend(backend, precision, ckpt, threads):
-    import mindspore as ms
-
-    ms.set_device("CPU")
+    cpu_dispatch.set_device("CPU")
     from src.backends import make_backend
 
     return make_backend(backend, ckpt, precision, threads=threads)
@@ -418,7 +416,7 @@ def main():
     from src.model import Generator, load_generator
 
     print(cpu_dispatch.header())
-    ms.set_device("CPU")
+    cpu_dispatch.set_device("CPU")
     with tempfile.TemporaryDirectory() as tmp:
         if args.checkpoint:
             ckpt = os.path.abspath(args.checkpoint)

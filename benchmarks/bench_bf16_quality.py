@@ -35,14 +35,12 @@ def main():
     if not supported:
         raise SystemExit(f"error: {reason}")
 
-    import mindspore as ms
-
     from src.audio import read_audio
     from src.features import ZOO
     from src.backends import make_backend
     from src.inference import Vocoder
 
-    ms.set_device("CPU")
+    cpu_dispatch.set_device("CPU")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.wavs
         if not folder:

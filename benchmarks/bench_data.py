@@ -93,7 +93,7 @@ def bench_train_step(train_dir, steps):
     from src.model_utils.config import get_config  # pylint: disable=import-outside-toplevel
     from src.trainer import MelGANTrainer  # pylint: disable=import-outside-toplevel
     cfg = get_config(["--batch_size", str(BATCH), "--train_length", str(TRAIN_LENGTH), "--device_target", "CPU"])
-    ms.set_device("CPU")
+    cpu_dispatch.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_seed(0)
     trainer = MelGANTrainer(cfg)

@@ -68,7 +68,7 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("GLOG_v", "3")
     print(cpu_dispatch.header())
-    ms.set_device("CPU")
+    cpu_dispatch.set_device("CPU")
     frames = args.eval_length
     audio_ms = frames * HOP / SAMPLE_RATE * 1000
     x = np.random.default_rng(0).uniform(-1.3, 1.0, size=(1, 80, frames)).astype(np.float32)

@@ -37,7 +37,7 @@ HOP, SR = ZOO.hop, ZOO.sample_rate
 def _ms_setup():
     import mindspore as ms
 
-    ms.set_device("CPU")
+    cpu_dispatch.set_device("CPU")
     return ms
 
 

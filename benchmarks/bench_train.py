@@ -43,7 +43,7 @@ def mindspore_steps(batch, length, steps):
     import mindspore as ms  # pylint: disable=import-outside-toplevel
     from src.model_utils.config import get_config  # pylint: disable=import-outside-toplevel
     from src.trainer import MelGANTrainer  # pylint: disable=import-outside-toplevel
-    ms.set_device("CPU")
+    cpu_dispatch.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_seed(0)
     trainer = MelGANTrainer(get_config(["--train_length", str(length), "--batch_size", str(batch)]))

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from src import cpu_dispatch
 from src.audio import check_mel, warn_if_not_log_mel
 from src.backends import Backend, BackendError, make_backend
 from src.backends.mindspore_backend import MindSporeBackend
@@ -67,12 +68,7 @@ class Vocoder:
         into `backend` (src.backends; "auto": the fastest installed runtime that reproduces the
         checkpoint, see src/backends/choice.py) at `precision`; kwargs go to Vocoder(). With
         `verbose`, one line on stderr says the runtime and the features the model expects."""
-        import mindspore as ms  # pylint: disable=import-outside-toplevel
-
-        if device_id is None:
-            ms.set_device(device_target)
-        else:
-            ms.set_device(device_target, device_id)
+        cpu_dispatch.set_device(device_target, device_id)
         vocoder = cls(make_backend(backend, path, precision, alpha=alpha, threads=threads,
                                    device_target=device_target), **kwargs)
         if verbose:

@@ -74,7 +74,7 @@ def init_context(cfg):
     Returns (rank_id, group_size). Ascend uses HCCL from the rank table; GPU/CPU runs are launched
     by msrun (NCCL on GPU, mccl on CPU). Gradients are averaged over ranks (DATA_PARALLEL).
     """
-    ms.set_device(cfg.device_target, int(os.getenv("DEVICE_ID", cfg.device_id)))
+    cpu_dispatch.set_device(cfg.device_target, int(os.getenv("DEVICE_ID", cfg.device_id)))
     ms.set_context(mode=ms.GRAPH_MODE if cfg.context_mode == "GRAPH" else ms.PYNATIVE_MODE)
     if not cfg.run_distribute:
         return 0, 1

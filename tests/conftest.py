@@ -10,8 +10,9 @@ if ROOT not in sys.path:
 
 import src  # noqa: E402,F401  (first: it fixes oneDNN's CPU dispatch before MindSpore runs a kernel)
 import mindspore as ms  # noqa: E402
+from src import cpu_dispatch  # noqa: E402
 
-ms.set_device("CPU")
+cpu_dispatch.set_device("CPU")  # as every entry point does
 
 # xdist work units (scripts/run_tests.sh: `--dist loadscope`): one per module, except that the modules
 # using the compiled small trainer (`shared_trainer`, ~28 s of CPU to compile in each worker that uses

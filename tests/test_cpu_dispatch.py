@@ -131,3 +131,17 @@ def test_vocoder_imported_by_another_program_after_mindspore_runs_with_the_choic
     assert impl is not None
     if HAS_AVX512:
         assert isa == "Intel AVX2" and "ref" not in impl, (isa, impl)
+
+
+def test_entry_points_launch_operators_synchronously_on_cpu_only():
+    """src.cpu_dispatch.set_device (train.py's context, Vocoder.from_checkpoint, export.py): on CPU,
+    MindSpore's launch_blocking (its asynchronous PYNATIVE pipeline is ~3x slower there,
+    docs/performance.md). Ascend and GPU keep MindSpore's asynchronous launch (no such device here)."""
+    program = ("import src, mindspore as ms\nfrom mindspore._c_expression import RuntimeConf\n"
+               "from src.model_utils.config import get_config\nfrom src.training import init_context\n"
+               "conf = RuntimeConf.get_instance()\nprint('before', conf.is_launch_blocking())\n"
+               "init_context(get_config(['--context_mode', 'PYNATIVE']))\nprint('after', conf.is_launch_blocking())\n")
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, GLOG_v="3", PYTHONPATH=ROOT))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["before", "False", "after", "True"], done.stdout

@@ -116,7 +116,7 @@ def test_window_mode_and_single_file(dataset, ckpt, tmp_path):
 ])
 def test_bad_mel_stops_with_one_line_and_keeps_outputs(dataset, ckpt, tmp_path, bad, needle):
     out = tmp_path / "out"
-    _run(dataset, ckpt, out)
+    _run(dataset, ckpt, out, "--metrics", "none")  # audio and the report are what must survive
     before = {f: (out / f).read_bytes() for f in os.listdir(out)}
     bad_path = dataset / "z_bad.npy"
     if isinstance(bad, bytes):
@@ -124,7 +124,7 @@ def test_bad_mel_stops_with_one_line_and_keeps_outputs(dataset, ckpt, tmp_path, 
     else:
         np.save(bad_path, bad)
     with pytest.raises(SystemExit) as excinfo:
-        _run(dataset, ckpt, out)
+        _run(dataset, ckpt, out, "--metrics", "none")
     _one_line_error(excinfo, bad_path, needle)
     assert {f: (out / f).read_bytes() for f in os.listdir(out)} == before
 
@@ -215,7 +215,7 @@ def test_kill_9_mid_run_then_rerun_completes(tmp_path, ckpt):
 def test_features_from_another_toolkit_are_named_once(dataset, ckpt, tmp_path, capsys):
     """A log10 mel vocodes into noise without error: the run says which file and why, once."""
     save_npy(str(dataset / "log10.npy"), np.load(dataset / "a.npy") / np.log(10))
-    rows = _run(dataset, ckpt, tmp_path / "out")
+    rows = _run(dataset, ckpt, tmp_path / "out", "--metrics", "none")
     assert [r["name"] for r in rows] == ["a", "b", "c", "log10"]  # still synthesized
     captured = capsys.readouterr()
     warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
