@@ -1,11 +1,12 @@
 """Every preset feature setting (issue #19), end to end: preprocess gives features equal to an
-independent librosa computation, then 3 training steps, eval, ONNX and MINDIR export with --verify,
+independent librosa computation, then 3 training steps, eval, ONNX export with --verify,
 each carrying the settings. The preset farthest from the zoo's (odd strides, another rate, hop,
 window and bands) trains G and a narrow D; the others train the generator's warm-up steps (G on the
 mel loss alone), which is enough to show the dataset, the network and the checkpoint at their hop.
-Training runs in PYNATIVE mode (no graph compile, ~8 s each) except for one preset, which trains and
-exports a MINDIR in GRAPH mode (one MINDIR per network kind is enough: the exporter is MindSpore's,
-the settings sidecar ours; ONNX, written by src/onnx_graph.py from the network's table, for every preset). tests/test_settings.py and tests/test_cpp_infer.py take a
+Training runs in PYNATIVE mode (no graph compile) except for one preset, trained in GRAPH mode. Every
+preset is exported to ONNX (written by src/onnx_graph.py from the network's table); the MINDIR export of
+a non-zoo network and its settings sidecar are tests/test_settings.py's (MindSpore's exporter, one network
+kind is enough). tests/test_settings.py and tests/test_cpp_infer.py take a
 24 kHz hop-300 model through every checkpoint and export format and the C++ app."""
 import glob
 import json
@@ -21,7 +22,7 @@ import eval as eval_script
 import export
 from src.model_utils.config import get_config
 from src.onnx_graph import read_settings
-from src.settings import ModelSettings, read_sidecar
+from src.settings import ModelSettings
 from src.training import train
 from tests.structure import ROOT
 from tests.trainers import small_trainer
@@ -54,7 +55,7 @@ def corpus(tmp_path_factory):
 
 
 ADVERSARIAL = "24k_hop300.yaml"  # the preset whose network differs most from the zoo's
-GRAPH = "16k_hop200.yaml"  # trained in GRAPH mode and exported to MINDIR too
+GRAPH = "16k_hop200.yaml"  # trained in GRAPH mode
 WARM_UP = ["--generator_warmup_steps", "3", "--mel_loss_weight", "1.0"]
 
 
@@ -96,8 +97,7 @@ def test_preset_preprocesses_trains_evaluates_and_exports(preset, corpus, tmp_pa
     info = sf.info(str(out / f"{row['name']}.wav"))
     assert info.samplerate == f.sample_rate and info.frames == row["frames"] * f.hop and row["log_mel_l1"] > 0
 
-    for fmt in ("ONNX", "MINDIR") if preset == GRAPH else ("ONNX",):
-        path = export.export(get_config(["--checkpoint_path", ckpt, "--file_format", fmt, "--dynamic_length", "True",
-                                         "--file_name", str(tmp_path / "m"), "--eval_length", "16", "--verify", "True"]))
-        assert (read_sidecar(path) if fmt == "MINDIR" else read_settings(path)) == settings
+    path = export.export(get_config(["--checkpoint_path", ckpt, "--file_format", "ONNX",
+                                     "--file_name", str(tmp_path / "m"), "--eval_length", "16", "--verify", "True"]))
+    assert read_settings(path) == settings
     ms.set_context(mode=ms.GRAPH_MODE)

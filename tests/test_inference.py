@@ -184,7 +184,8 @@ def test_three_checkpoint_kinds_load(tmp_path, generator):
                                       generator.conv1d_1.conv.weight.asnumpy())
 
 
-def test_missing_parameter_other_network_and_missing_file_are_errors(tmp_path, generator):
+def test_missing_parameter_other_network_and_missing_file_are_errors(tmp_path, generator, monkeypatch):
+    monkeypatch.setenv("MELGAN_CACHE_DIR", str(tmp_path / "cache"))  # --backend auto's measurements
     partial = tmp_path / "partial.ckpt"
     save_checkpoint([i for i in _items(generator) if i["name"] != "rses_3.shortcut2.conv.weight"], str(partial))
     with pytest.raises(CheckpointError, match="rses_3.shortcut2.conv.weight"):
@@ -195,6 +196,7 @@ def test_missing_parameter_other_network_and_missing_file_are_errors(tmp_path, g
         Vocoder.from_checkpoint(str(other))
     with pytest.raises(CheckpointError, match="nothere.ckpt.*not found"):
         Vocoder.from_checkpoint(str(tmp_path / "nothere.ckpt"))
+    assert not (tmp_path / "cache").exists()  # the file is checked before the backends are measured
 
 
 def test_features_that_cannot_be_log_mels_are_named_once(vocoder, capsys):

@@ -122,6 +122,8 @@ def make_backend(name, source, precision="fp32", alpha=0.2, threads=0, device_ta
         from src.backends import choice
 
         kind = source_kind(source) if isinstance(source, (str, os.PathLike)) else "checkpoint"
+        if kind == "checkpoint" and isinstance(source, (str, os.PathLike)):
+            source = load_checkpoint_generator(source, alpha)  # a bad file stops here, before any measuring
         name, reason = choice.choose(kind, device_target, precision)
         backend = make_backend(name, source, precision, alpha, threads, device_target)
         backend.choice = reason
