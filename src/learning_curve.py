@@ -49,8 +49,10 @@ class LearningCurve:
         else:
             self.vocoder.load_weights(generator)
         self.audio = [self.vocoder(mel) for mel, _ in self.clips]
-        scores = [dict(metrics.compare(reference, audio, self.features),
-                       mos_est=metrics.mos_estimate(audio, self.features.sample_rate))
+        sr = self.features.sample_rate  # the curve's columns only (eval.py's report has the rest)
+        scores = [{"log_mel_l1": metrics.log_mel_l1(reference, audio, self.features),
+                   "stoi": metrics.stoi_score(reference, audio, sr), "pesq_wb": metrics.pesq_score(reference, audio, sr),
+                   "mos_est": metrics.mos_estimate(audio, sr)}
                   for (_, reference), audio in zip(self.clips, self.audio)]
         row = {"step": step, "phase": phase, "train_cpu_seconds": round(cpu_seconds, 1),
                "mos_est_ref": self.mos_ref}

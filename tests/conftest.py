@@ -1,4 +1,5 @@
 import os
+import pathlib
 import sys
 
 import numpy as np
@@ -18,8 +19,8 @@ cpu_dispatch.set_device("CPU")  # as every entry point does
 # using the compiled small trainer (`shared_trainer`, ~28 s of CPU to compile in each worker that uses
 # it) form one unit, so that one worker compiles it. The longest units go first (collection order,
 # `--no-loadscope-reorder`), so that no worker picks one up when the others are nearly done.
-SHARED_TRAINER_MODULES = {name for name in os.listdir(os.path.join(ROOT, "tests")) if name.startswith("test_")
-                          and "shared_trainer" in open(os.path.join(ROOT, "tests", name), encoding="utf-8").read()}
+SHARED_TRAINER_MODULES = {path.name for path in pathlib.Path(ROOT, "tests").glob("test_*.py")
+                          if "shared_trainer" in path.read_text(encoding="utf-8")}
 LONGEST_FIRST = ("shared_trainer", "test_feature_settings.py", "test_distributed.py", "test_backends.py",
                  "test_eval.py", "test_cpp_infer.py", "test_inference.py", "test_export.py", "test_train_py.py")
 
