@@ -108,10 +108,10 @@ def configure(environ=None, flags=None):
 def set_device(target, device_id=None):
     """`mindspore.set_device`, and on CPU operators launched synchronously (`mindspore.runtime.launch_blocking`).
 
-    MindSpore 2.10's asynchronous PYNATIVE pipeline costs more on a CPU than it overlaps: a PYNATIVE
-    training step takes ~3.4x the time and ~4x the CPU time, a plain Generator forward 2.4x, with the
-    same results to the last digit; GRAPH mode is unchanged (docs/performance.md). Ascend and GPU keep
-    MindSpore's asynchronous launch, which there overlaps host and device."""
+    MindSpore 2.10's asynchronous PYNATIVE pipeline costs more on a CPU than it overlaps: PYNATIVE
+    training steps and forwards take several times longer, with the same results
+    (benchmarks/bench_pynative.py, docs/performance.md). Ascend and GPU keep MindSpore's
+    asynchronous launch, which there overlaps host and device."""
     import mindspore as ms  # pylint: disable=import-outside-toplevel
 
     if device_id is None:

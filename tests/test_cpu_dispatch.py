@@ -135,8 +135,8 @@ def test_vocoder_imported_by_another_program_after_mindspore_runs_with_the_choic
 
 def test_entry_points_launch_operators_synchronously_on_cpu_only():
     """src.cpu_dispatch.set_device (train.py's context, Vocoder.from_checkpoint, export.py): on CPU,
-    MindSpore's launch_blocking (its asynchronous PYNATIVE pipeline is ~3x slower there,
-    docs/performance.md). Ascend and GPU keep MindSpore's asynchronous launch (no such device here)."""
+    MindSpore's launch_blocking (its asynchronous PYNATIVE pipeline is several times slower there,
+    benchmarks/bench_pynative.py). Ascend and GPU keep MindSpore's asynchronous launch (no such device here)."""
     program = ("import src, mindspore as ms\nfrom mindspore._c_expression import RuntimeConf\n"
                "from src.model_utils.config import get_config\nfrom src.training import init_context\n"
                "conf = RuntimeConf.get_instance()\nprint('before', conf.is_launch_blocking())\n"
