@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export MELGAN_BROWSER_TESTS=1  # setup.sh then installs chromium for tests/test_report_page.py
 bash setup.sh
-# One worker per core (at most 4): graph compiles are single-threaded, so two cores run two test
-# files at once. loadscope: a module's tests stay in order in one worker and its fixtures are built once;
+# One worker per core (at most 4), each pinned to its core by tests/conftest.py: graph compiles are
+# single-threaded, so two cores run two test files at once. loadscope: a module's tests stay in order in one worker and its fixtures are built once;
 # tests/conftest.py puts the modules sharing the compiled small trainer in one work unit and orders the
 # longest units first (--no-loadscope-reorder keeps that order).
 workers=$(nproc); [ "$workers" -gt 4 ] && workers=4
