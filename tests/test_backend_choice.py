@@ -62,3 +62,32 @@ def test_auto_reproduces_the_mindspore_path(zoo_ckpt, zoo_generator):
     want = Vocoder(zoo_generator)(mel)
     got = Vocoder.from_checkpoint(zoo_ckpt)(mel)  # the default: backend auto
     assert np.max(np.abs(got - want)) <= TOL
+
+
+def test_auto_measures_the_network_the_source_holds(tmp_path, monkeypatch):
+    """Not the zoo's: a 24 kHz hop-300 generator is timed as itself, from memory or from its .onnx."""
+    import mindspore as ms
+
+    from src.model import Generator
+    from src.model_utils.config import get_config
+    from src.onnx_graph import from_generator
+    from src.settings import ModelSettings
+
+    monkeypatch.setenv("MELGAN_CACHE_DIR", str(tmp_path / "cache"))
+    measured = []
+
+    def measure(candidates, settings):
+        measured.append(settings)
+        return {name: 1.0 for name in candidates}
+
+    monkeypatch.setattr(choice, "measure_backends", measure)
+    settings = ModelSettings.from_config(get_config(["--config_path", os.path.join(ROOT, "configs", "24k_hop300.yaml")]))
+    ms.set_seed(3)
+    generator = Generator(arch=settings.arch())
+    generator.set_train(False)
+    generator.settings = settings
+    onnx_path = tmp_path / "g.onnx"
+    onnx_path.write_bytes(from_generator(generator).SerializeToString())
+    make_backend("auto", generator)
+    make_backend("auto", str(onnx_path))
+    assert measured == [settings, settings] and settings.features.hop == 300

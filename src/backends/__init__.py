@@ -124,7 +124,8 @@ def make_backend(name, source, precision="fp32", alpha=0.2, threads=0, device_ta
         kind = source_kind(source) if isinstance(source, (str, os.PathLike)) else "checkpoint"
         if kind == "checkpoint" and isinstance(source, (str, os.PathLike)):
             source = load_checkpoint_generator(source, alpha)  # a bad file stops here, before any measuring
-        name, reason = choice.choose(kind, device_target, precision)
+        # measured on the network the source holds (its rate, hop and upsampling), not the zoo's
+        name, reason = choice.choose(kind, device_target, precision, _source_settings(source, kind))
         backend = make_backend(name, source, precision, alpha, threads, device_target)
         backend.choice = reason
         return backend
@@ -148,6 +149,21 @@ def make_backend(name, source, precision="fp32", alpha=0.2, threads=0, device_ta
 
     check_input_file(source, "model", BackendError)
     return cls.from_file(str(source), precision, threads=threads)
+
+
+def _source_settings(source, kind):
+    """The ModelSettings of a generator, checkpoint-loaded generator, .onnx or .mindir (its sidecar)."""
+    from src.fileio import check_input_file
+    from src.settings import read_sidecar, settings_of
+
+    if not isinstance(source, (str, os.PathLike)):
+        return settings_of(source)
+    check_input_file(source, "model", BackendError)
+    if kind == "onnx":
+        from src.onnx_graph import read_settings
+
+        return read_settings(source)
+    return read_sidecar(str(source))
 
 
 def input_frames(shape, source, n_mels=ZOO_SETTINGS.features.n_mels):
