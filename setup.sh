@@ -29,6 +29,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
     # (pip warns about local index folders that do not exist on this machine kind: noise)
     .venv/bin/python -m pip install -q -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+    # librosa compiles its numba kernels (~20 s of CPU) in every process that imports it until one has
+    # written them to its cache: compile them once here, not in each preprocess worker or test worker.
+    echo "[setup] compiling librosa's numba kernels (once)"
+    .venv/bin/python -c "import librosa.util.utils, librosa.core.pitch, librosa.core.audio"
     echo "$want" > "$stamp"
 fi
 echo "[setup] ready: $(.venv/bin/python -c 'import mindspore, numpy; print("mindspore", mindspore.__version__, "numpy", numpy.__version__)')"
