@@ -6,7 +6,8 @@ export MELGAN_BROWSER_TESTS=1  # setup.sh then installs chromium for tests/test_
 bash setup.sh
 # One worker per core (at most 4), each pinned to its core by tests/conftest.py: graph compiles are
 # single-threaded, so two cores run two test files at once. loadscope: a module's tests stay in order
-# in one worker and its fixtures are built once; tests/conftest.py puts the modules sharing the compiled small trainer in one work unit and orders the
-# longest units first (--no-loadscope-reorder keeps that order).
+# in one worker and its fixtures are built once; tests/conftest.py puts the modules sharing the
+# compiled small trainer in one work unit and orders the longest units first (--no-loadscope-reorder
+# keeps that order).
 workers=$(nproc); [ "$workers" -gt 4 ] && workers=4
 exec .venv/bin/python -m pytest tests -q -p no:cacheprovider -n "$workers" --dist loadscope --no-loadscope-reorder "$@"
