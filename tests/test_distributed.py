@@ -96,7 +96,7 @@ def test_two_rank_data_parallel_matches_one_process(dataset, tmp_path, graph_mod
                                 start_new_session=True)
     try:
         # meanwhile, the reference: batch 2 = the union of the ranks' batches of 1; PYNATIVE, where it
-        # needs no graph compile (~28 s of CPU the ranks need meanwhile); it agrees within the tolerances below
+        # needs no graph compile (~7 s of CPU per rank meanwhile); it agrees within the tolerances below
         ref = _train_recording(get_config([*argv, "--save_checkpoint_path", str(tmp_path / "one"),
                                            "--context_mode", "PYNATIVE"]), reference)
         proc.wait(timeout=600)
