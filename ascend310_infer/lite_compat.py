@@ -16,6 +16,9 @@ misreads two operators. This rewrites, in the protobuf (`mindspore.train.mind_ir
 
     python ascend310_infer/lite_compat.py IN.mindir OUT.mindir
 """
+import functools
+import importlib
+import importlib.util
 import os
 import sys
 
@@ -33,8 +36,28 @@ class CompatError(UserError):
     """A MINDIR this rewrite cannot handle; one line."""
 
 
+PROTO = "mindspore.train.mind_ir_pb2"
+
+
+@functools.lru_cache(maxsize=None)
+def _pb2():
+    """MindSpore's generated MINDIR protobuf module, loaded from the installed package without
+    importing MindSpore itself (~3 s, and this step runs once per run_infer_cpp.sh call)."""
+    if "mindspore" in sys.modules:
+        return importlib.import_module(PROTO)
+    found = importlib.util.find_spec("mindspore")
+    if found is None:
+        raise CompatError("mindspore is not installed: its MINDIR protobuf definition (mind_ir_pb2) is needed")
+    path = os.path.join(found.submodule_search_locations[0], "train", "mind_ir_pb2.py")
+    spec = importlib.util.spec_from_file_location(PROTO, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[PROTO] = module  # a later `import mindspore` reuses it (one descriptor pool entry)
+    return module
+
+
 def _string_attr(container, name, value):
-    from mindspore.train import mind_ir_pb2
+    mind_ir_pb2 = _pb2()
 
     for attr in container.attribute:
         if attr.name == name:
@@ -58,7 +81,7 @@ def _has_dynamic_input(graph):
 def _int32_tensor_constant(name, value):
     """A Constant node holding `value` as a one-element INT32 tensor."""
     import numpy as np
-    from mindspore.train import mind_ir_pb2
+    mind_ir_pb2 = _pb2()
 
     node = mind_ir_pb2.NodeProto()
     node.name = name
@@ -77,7 +100,7 @@ def _int32_tensor_constant(name, value):
 def _expand_dims_axes_as_tensors(graph, op_of):
     """Give every ExpandDims whose axis is a scalar INT64 constant its own tensor constant (placed
     right after the scalar one); other users of the scalar (shape arithmetic) keep it. Returns a count."""
-    from mindspore.train import mind_ir_pb2
+    mind_ir_pb2 = _pb2()
 
     scalars = {n.output[0]: n for n in graph.node if n.op_type == "Constant" and n.attribute
                and n.attribute[0].type == mind_ir_pb2.AttributeProto.INT64}
@@ -132,7 +155,7 @@ def rewrite(model):
 
 
 def convert(src, dst):
-    from mindspore.train import mind_ir_pb2
+    mind_ir_pb2 = _pb2()
 
     try:
         with open(src, "rb") as f:

@@ -49,6 +49,8 @@ def check_config(cfg):
         (cfg.save_steps >= 1, "save_steps must be >= 1"),
         (cfg.log_every >= 1, "log_every must be >= 1"),
         (cfg.eval_every >= 0, "eval_every must be >= 0 (0 = off)"),
+        (not cfg.eval_every or cfg.metrics in ("fast", "all"),
+         f"metrics must be fast or all with eval_every (the learning curve scores at least log-mel L1), got {cfg.metrics!r}"),
         (cfg.max_train_cpu_seconds >= 0, "max_train_cpu_seconds must be >= 0 (0 = no limit)"),
         (cfg.mel_noise_std >= 0, "mel_noise_std must be >= 0 (0 = off)"),
         (bool(cfg.save_checkpoint_name) and "/" not in cfg.save_checkpoint_name,
@@ -302,7 +304,7 @@ def train(cfg, trainer=None, on_step=None):
         if cfg.eval_every:
             if not os.path.isdir(val_path(cfg)):
                 raise ConfigError(f"{val_path(cfg)}: validation folder for --eval_every not found (--val_data_path)")
-            curve = LearningCurve(val_path(cfg), cfg.save_checkpoint_path, start_step, features)
+            curve = LearningCurve(val_path(cfg), cfg.save_checkpoint_path, start_step, features, cfg.metrics)
 
     if trainer is None:
         ms.set_seed(cfg.seed)
@@ -323,8 +325,10 @@ def train(cfg, trainer=None, on_step=None):
                   f"(D not run, loss_D=-); {'in warm-up' if trainer.in_warmup else 'warm-up done'} at step "
                   f"{trainer.step}", flush=True)
         if curve is not None:
+            scores = ("log-mel L1, STOI, PESQ, estimated MOS (reference: " + _fmt_score(curve.mos_ref) + ")"
+                      if curve.level == "all" else "log-mel L1 (--metrics fast)")
             print(f"learning curve: {len(curve.clips)} val clip(s) from {val_path(cfg)} every {cfg.eval_every} "
-                  f"steps -> {curve.path} (reference estimated MOS {_fmt_score(curve.mos_ref)})", flush=True)
+                  f"steps -> {curve.path}; scores {scores}", flush=True)
         if cfg.tensorboard:
             logdir = tensorboard_log.folder(cfg)
             print(f"tensorboard: event files in {logdir}; view with `tensorboard --logdir {logdir}`", flush=True)

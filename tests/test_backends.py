@@ -66,16 +66,22 @@ def _one_pass(generator, mel):
 
 
 # ---- fp32: every backend is the checkpoint's Generator, in every mode ----
-@pytest.mark.parametrize("name", FP32_BACKENDS)
-def test_backend_equals_generator_window_chunked_and_stream(name, ckpt, generator):
-    backend = make_backend(name, ckpt, "fp32")
-    window = _mel(240, seed=1)
-    got = backend(((window + 5) / 5)[None])
-    assert got.shape == (1, 240 * 256) and got.dtype == np.float32
-    assert np.max(np.abs(got.ravel() - _one_pass(generator, window))) <= TOL
+@pytest.fixture(scope="module")
+def reference(generator):
+    """The plain Generator's output for the inputs below, computed once for all backends (~7 s)."""
+    window, mel = _mel(240, seed=1), _mel(500, seed=2)
+    return {"window": window, "mel": mel, "window_out": _one_pass(generator, window), "mel_out": _one_pass(generator, mel),
+            "windowed_120": Vocoder(generator, mode="window", eval_length=120)(mel)}
 
-    mel = _mel(500, seed=2)
-    want = _one_pass(generator, mel)
+
+@pytest.mark.parametrize("name", FP32_BACKENDS)
+def test_backend_equals_generator_window_chunked_and_stream(name, ckpt, reference):
+    backend = make_backend(name, ckpt, "fp32")
+    got = backend(((reference["window"] + 5) / 5)[None])
+    assert got.shape == (1, 240 * 256) and got.dtype == np.float32
+    assert np.max(np.abs(got.ravel() - reference["window_out"])) <= TOL
+
+    mel, want = reference["mel"], reference["mel_out"]
     vocoder = Vocoder(backend, chunk_frames=100)  # 5 chunks of one span (116 frames)
     chunked = vocoder(mel)
     assert chunked.shape == (500 * 256,) and np.max(np.abs(chunked - want)) <= TOL
@@ -84,8 +90,7 @@ def test_backend_equals_generator_window_chunked_and_stream(name, ckpt, generato
     assert np.max(np.abs(np.concatenate(pieces) - want)) <= TOL
 
     windowed = Vocoder(backend, mode="window", eval_length=120)(mel)
-    reference = Vocoder(generator, mode="window", eval_length=120)(mel)
-    assert windowed.shape == (500 * 256,) and np.max(np.abs(windowed - reference)) <= TOL
+    assert windowed.shape == (500 * 256,) and np.max(np.abs(windowed - reference["windowed_120"])) <= TOL
 
 
 def test_onnx_graph_is_2d_convs_and_conv_transposes_only_and_exact_for_odd_strides():

@@ -77,7 +77,7 @@ def test_resume_across_the_warmup_boundary_equals_an_uninterrupted_run(shared_tr
                                                                        graph_mode):
     straight, split = tmp_path / "straight", tmp_path / "split"
     out, lines = _train(shared_trainer, dataset, straight, capsys)
-    assert "generator warm-up: steps 1..2" in out
+    assert "generator warm-up: steps 1..2" in out and "scores log-mel L1, STOI, PESQ, estimated MOS" in out
     assert [i for i, *_ in lines] == ["1", "2", "3", "4"]
     assert [d == "-" for _, _, d in lines] == [True, True, False, False], lines
     curve = _curve(straight / "learning_curve.csv")
@@ -89,14 +89,16 @@ def test_resume_across_the_warmup_boundary_equals_an_uninterrupted_run(shared_tr
         curve[4]["train_cpu_seconds"])
     assert curve[0]["log_mel_l1"] != curve[2]["log_mel_l1"] != curve[4]["log_mel_l1"]  # it scores the current G
 
-    # The CPU-time budget stops it after its first step, inside the warm-up.
-    out, _ = _train(shared_trainer, dataset, split, capsys, "--max_train_cpu_seconds", "0.001")
+    # The CPU-time budget stops it after its first step, inside the warm-up. (Scored on log-mel L1
+    # alone from here: DNSMOS and PESQ cost ~1 s of CPU per clip and evaluation.)
+    out, _ = _train(shared_trainer, dataset, split, capsys, "--max_train_cpu_seconds", "0.001", "--metrics", "fast")
+    assert "scores log-mel L1 (--metrics fast)" in out
     assert "stopped at step 1: " in out
     first = read_checkpoint(split / "melgan-1_1.ckpt")
     assert scalar(first, "step") == 1 and scalar(first, "train_cpu_seconds") > 0
     del first
     out, resumed = _train(shared_trainer, dataset, split, capsys, "--pre_trained", "True",
-                          "--checkpoint_path", str(split / "melgan-1_1.ckpt"))
+                          "--checkpoint_path", str(split / "melgan-1_1.ckpt"), "--metrics", "fast")
     assert "in warm-up at step 1" in out
     assert resumed == lines[1:]  # step 2 warm-up, 3-4 adversarial: the same losses to the last digit
     a, b = read_checkpoint(straight / "melgan-2_4.ckpt"), read_checkpoint(split / "melgan-2_4.ckpt")
@@ -108,3 +110,4 @@ def test_resume_across_the_warmup_boundary_equals_an_uninterrupted_run(shared_tr
     assert sorted(resumed_curve) == [0, 1, 2, 4]
     for step in (2, 4):
         assert resumed_curve[step]["log_mel_l1"] == curve[step]["log_mel_l1"]
+        assert resumed_curve[step]["stoi"] == resumed_curve[step]["mos_est"] == resumed_curve[step]["mos_est_ref"] == ""

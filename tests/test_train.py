@@ -237,6 +237,7 @@ def _bad_setups(tmp_path, dataset):
         "device the build lacks": ([*ok, "--device_target", "Ascend"], "device_target Ascend"),
         "warm-up without spectral loss": ([*ok, "--generator_warmup_steps", "3"], "generator_warmup_steps needs"),
         "missing val folder": ([*ok, "--eval_every", "2", "--val_data_path", str(tmp_path / "noval")], "noval"),
+        "curve without scores": ([*ok, "--eval_every", "2", "--metrics", "none"], "metrics must be fast or all"),
         "missing resume file": ([*ok, "--pre_trained", "True", "--checkpoint_path", str(tmp_path / "gone.ckpt")],
                                 "gone.ckpt"),
         "nothing left to train": ([*ok, "--max_steps", "9", "--pre_trained", "True", "--checkpoint_path",
@@ -247,7 +248,7 @@ def _bad_setups(tmp_path, dataset):
 @pytest.mark.parametrize("case", ["missing data", "empty dataset", "batch > dataset", "unwritable save path",
                                   "wrong value", "wrong amp level", "wrong type", "unknown key", "wrong feature",
                                   "device the build lacks", "warm-up without spectral loss", "missing val folder",
-                                  "missing resume file", "nothing left to train"])
+                                  "curve without scores", "missing resume file", "nothing left to train"])
 def test_bad_input_stops_with_one_line_before_the_networks(tmp_path, dataset, case, no_networks, graph_mode):
     argv, expected = _bad_setups(tmp_path, dataset)[case]
     with pytest.raises(SystemExit) as stop:

@@ -3,12 +3,14 @@
 Every fp32 backend gives the checkpoint's output within 1e-4 (tests/test_backends.py), so the choice
 is about speed only, and which is fastest depends on the CPU (on one AMD EPYC OpenVINO led, on an
 Intel Xeon onnxruntime) and on the installed versions. So on the CPU it is measured: each installed
-runtime runs one chunk of the generator (random weights: speed does not depend on them) a few times,
+ONNX runtime runs one chunk of the generator (random weights: speed does not depend on them) a few times,
 and the fastest median wins. The result is kept per machine in a small JSON file
 ($MELGAN_CACHE_DIR, else $XDG_CACHE_HOME/melgan-mindspore, else ~/.cache/melgan-mindspore), keyed by
 the CPU, the runtime versions and the generator's shape, so the measurement (a few seconds) is paid
 once. Rules without measuring: GPU and Ascend run MindSpore (the runtimes here are CPU builds); a
-MINDIR runs in MindSpore only; bf16 is served by OpenVINO only.
+MINDIR runs in MindSpore only; bf16 is served by OpenVINO only; on the CPU, MindSpore runs only when
+neither ONNX runtime is installed (it is not measured: every measurement put it ~2x behind both,
+docs/backends.md, and its graph compiles made up 60 % of the measurement's time).
 """
 import hashlib
 import json
@@ -20,7 +22,7 @@ from src import cpu_dispatch
 from src.fileio import write_text
 
 AUTO = "auto"
-MEASURED = ("openvino", "onnxruntime", "mindspore")  # ties go to the first
+MEASURED = ("openvino", "onnxruntime")  # ties go to the first
 CHUNK_FRAMES = 256  # what the Vocoder runs: 240-frame chunks with 8 frames of context each side
 REPEATS = 5
 # Part of the cache key: raise it when a backend's graph form or runtime options change, so that
@@ -66,14 +68,15 @@ def choose(source_kind, device_target="CPU", precision="fp32", settings=None, me
         return "mindspore", "auto: a MINDIR runs in MindSpore"
     if precision == "bf16":
         return "openvino", "auto: bf16 is served by OpenVINO only"
-    candidates = [n for n in MEASURED if n == "mindspore" or installed(n)]
-    if source_kind == "onnx":
-        candidates = [n for n in candidates if n != "mindspore"]
-        if not candidates:
+    candidates = [n for n in MEASURED if installed(n)]
+    if not candidates:
+        if source_kind == "onnx":
             return "onnxruntime", "auto: an .onnx file needs onnxruntime or openvino (neither is installed)"
+        return "mindspore", "auto: mindspore is the only runtime installed (pip install onnxruntime or openvino " \
+                            "for ~2x faster CPU inference)"
     if len(candidates) == 1:
-        return candidates[0], f"auto: {candidates[0]} is the only runtime installed (pip install onnxruntime " \
-                              f"or openvino for faster CPU inference)"
+        return candidates[0], f"auto: {candidates[0]} is the only ONNX runtime installed (faster on the CPU than " \
+                              f"mindspore)"
     times, where = _measured(candidates, settings, measure or measure_backends)
     best = min(candidates, key=lambda n: (times[n], MEASURED.index(n)))
     listed = ", ".join(f"{n} {times[n]:.0f} ms" for n in sorted(candidates, key=times.get))
