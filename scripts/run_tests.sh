@@ -10,4 +10,6 @@ bash setup.sh
 # compiled small trainer in one work unit and orders the longest units first (--no-loadscope-reorder
 # keeps that order).
 workers=$(nproc); [ "$workers" -gt 4 ] && workers=4
+# The tests start ~60 Python processes; with the project's bytecode cached each starts ~0.4 s sooner.
+unset PYTHONDONTWRITEBYTECODE
 exec .venv/bin/python -m pytest tests -q -p no:cacheprovider -n "$workers" --dist loadscope --no-loadscope-reorder "$@"
