@@ -18,7 +18,7 @@ from src.backends import Backend, BackendError, make_backend
 from src.backends.mindspore_backend import MindSporeBackend
 from src.errors import ConfigError
 from src.features import normalize_mel
-from src.windows import chunk_plan, merge_windows, split_windows
+from src.windows import chunk_plan, last_chunk_start, merge_windows, split_windows
 
 
 class Vocoder:
@@ -156,9 +156,9 @@ class VocoderStream:
         self.closed = True
         if self.received == self.emitted:
             return np.zeros(0, dtype=np.float32)
-        # The tail is computed from the last chunk + 2·context frames, the shape every middle
-        # chunk has, so no graph is compiled for it (fewer than chunk + context frames remain).
-        return self._emit(self.received, self.received, max(0, self.received - self.span))
+        # the tail, as whole mode's last chunk: at most three shapes besides the chunks' one
+        return self._emit(self.received, self.received,
+                          last_chunk_start(self.received, self.emitted, self.span, self.context))
 
     @property
     def span(self):

@@ -129,6 +129,14 @@ def test_openvino_compiles_a_shape_once_it_recurs(ckpt, generator):
         assert np.max(np.abs(got - _one_pass(generator, mel))) <= TOL
     # 50 and 61 ran once through the dynamic-shape model; 50 recurred and got its own compiled model
     assert list(backend.requests) == [(1, 80, 50)]
+    # a long input's last chunk reads a multiple of a quarter span (src/windows.last_chunk_start): with
+    # 40-frame chunks (+ 2 x 8 context: 56 frames) the 17 frames after 80 read 28, from frame 69; on the
+    # second input both shapes recur and get a compiled model
+    mel = _mel(97, seed=97)
+    for _ in range(2):
+        got = Vocoder(backend, chunk_frames=40)(mel)
+        assert np.max(np.abs(got - _one_pass(generator, mel))) <= TOL
+    assert list(backend.requests) == [(1, 80, 50), (1, 80, 56), (1, 80, 28)]
 
 
 def test_vocoder_from_checkpoint_takes_backend_and_same_input_errors(ckpt, onnx_file):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from src.windows import merge_windows, num_windows, split_windows
+from src.windows import chunk_plan, merge_windows, num_windows, split_windows
 
 
 # ---- zoo window mode (pure NumPy, shared with the C++ pre/post-processing) ----
@@ -49,6 +49,20 @@ def test_merge_windows_checks_its_input():
         merge_windows(np.zeros((1, 240 * 256), np.float32), 300)
     with pytest.raises(ValueError, match="samples"):
         merge_windows(np.zeros((1, 100), np.float32), 10)
+
+
+@pytest.mark.parametrize("frames", [1, 56, 57, 240, 256, 257, 300, 481, 487, 1000])
+def test_chunk_plan_covers_each_frame_once_with_its_context(frames):
+    plan = chunk_plan(frames, 240, 8)
+    outputs = [f for _, _, out_start, out_end in plan for f in range(out_start, out_end)]
+    assert outputs == list(range(frames))
+    for in_start, in_end, out_start, out_end in plan:
+        assert 0 <= in_start <= out_start and out_end <= in_end <= frames
+        assert out_start - in_start >= min(8, out_start) and in_end - out_end >= min(8, frames - out_end)
+    if frames > 256:  # every chunk but the last is one shape; the last reads a quarter span at most more
+        assert {in_end - in_start for in_start, in_end, _, _ in plan[:-1]} == {256}
+        in_start, in_end, out_start, _ = plan[-1]
+        assert in_end == frames and (in_end - in_start) % 64 == 0 and 0 <= out_start - 8 - in_start < 64
 
 
 # ---- fast generator, Vocoder, chunking, streaming ----
