@@ -87,19 +87,19 @@ def chunk_plan(frames, chunk_frames, context=CONTEXT_FRAMES):
     plan = []
     for out_start in range(0, frames, chunk_frames):
         out_end = min(frames, out_start + chunk_frames)
-        if out_end == frames:
-            in_start = last_chunk_start(frames, out_start, span, context)
-        else:
+        if out_end < frames:
             in_start = min(max(0, out_start - context), frames - span)
-        plan.append((in_start, in_start + span if out_end < frames else frames, out_start, out_end))
+            plan.append((in_start, in_start + span, out_start, out_end))
+        else:
+            plan.append((last_chunk_start(frames, out_start, span, context), frames, out_start, out_end))
     return plan
 
 
 def last_chunk_start(frames, out_start, span, context=CONTEXT_FRAMES):
     """Where the chunk giving frames out_start..frames (the input's end) starts reading: `context`
-    frames before out_start, moved left until it reads a multiple of a quarter span (more context
-    changes nothing). A full span computed half a chunk on average only to drop it, and the exact
-    length would be a new shape for each input (measured: OpenVINO's any-length model 1.75x the time
-    per frame of a compiled shape); so the tails of a corpus take at most three more shapes."""
+    frames before out_start, moved left until it reads a multiple of a quarter span, at most a span
+    (more context changes nothing). A full span computed half a chunk on average only to drop it,
+    and the exact length would be a new shape per input (measured: OpenVINO's any-length model at
+    1.75x the time per frame of a compiled shape); so a corpus's tails take at most three more shapes."""
     quarter = -(-span // 4)
     return max(0, frames - min(span, -(-(frames - out_start + context) // quarter) * quarter))
