@@ -50,8 +50,8 @@ class Vocoder:
         self.generator = getattr(self.backend, "generator", None)
         fixed = self.backend.fixed_frames
         if fixed is not None and (mode != "window" or eval_length != fixed):
-            # Chunks and stream pieces are spans of chunk + 2·context frames, a short input is shorter:
-            # only the zoo's window mode feeds a fixed-shape model its one length.
+            # Chunks and stream pieces are spans of chunk + 2·context frames, a last chunk or a short
+            # input is shorter: only the zoo's window mode feeds a fixed-shape model its one length.
             raise BackendError(f"this exported model takes exactly {fixed} frames: use window mode with "
                              f"eval_length {fixed}, or export with a dynamic frame axis (--dynamic_length True)")
         self.mode = mode

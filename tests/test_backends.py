@@ -68,7 +68,7 @@ def _one_pass(generator, mel):
 # ---- fp32: every backend is the checkpoint's Generator, in every mode ----
 @pytest.fixture(scope="module")
 def reference(generator):
-    """The plain Generator's output for the inputs below, computed once for all backends (~7 s)."""
+    """The plain Generator's output for the inputs below, computed once for all backends (~4 s)."""
     window, mel = _mel(240, seed=1), _mel(260, seed=2)
     return {"window": window, "mel": mel, "window_out": _one_pass(generator, window), "mel_out": _one_pass(generator, mel),
             "windowed_120": Vocoder(generator, mode="window", eval_length=120)(mel)}

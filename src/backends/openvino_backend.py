@@ -1,10 +1,10 @@
 """OpenVINO (CPU plugin) on the direct ONNX graph or an .onnx file; fp32 exact, bf16 where the CPU has it.
 
 A shape that recurs gets a model compiled for it (static shapes let the CPU plugin pick its best
-kernels, ~10-25 % faster here; chunks and stream pieces all have one shape by design). A length
-seen once, a short file, runs through the dynamic-shape model instead of paying ~0.5 s of
-compiling. At most MAX_SHAPES static models stay compiled, so memory stays flat however many
-files of different lengths pass through.
+kernels, ~10-25 % faster here; chunks and stream pieces have one shape by design, their last ones
+at most three more, src/windows.last_chunk_start). A length seen once, a short file, runs through
+the dynamic-shape model instead of paying ~0.5 s of compiling. At most MAX_SHAPES static models stay
+compiled, so memory stays flat however many files of different lengths pass through.
 """
 from collections import OrderedDict
 
