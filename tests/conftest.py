@@ -32,12 +32,16 @@ cpu_dispatch.set_device("CPU")  # as every entry point does
 
 # xdist work units (scripts/run_tests.sh: `--dist loadscope`): one per module, except that the modules
 # using the compiled small trainer (`shared_trainer`, ~28 s of CPU to compile in each worker that uses
-# it) form one unit, so that one worker compiles it. The longest units go first (collection order,
-# `--no-loadscope-reorder`), so that no worker picks one up when the others are nearly done.
+# it) form one unit, so that one worker compiles it. Units go longest first (collection order,
+# `--no-loadscope-reorder`; measured wall seconds on 2 cores in the comments), so that the last ones
+# are short and both workers finish together (measured: the two used to end 20-30 s apart).
 SHARED_TRAINER_MODULES = {path.name for path in pathlib.Path(ROOT, "tests").glob("test_*.py")
                           if "shared_trainer" in path.read_text(encoding="utf-8")}
-LONGEST_FIRST = ("shared_trainer", "test_feature_settings.py", "test_distributed.py", "test_backends.py",
-                 "test_eval.py", "test_cpp_infer.py", "test_inference.py", "test_export.py", "test_train_py.py")
+LONGEST_FIRST = ("shared_trainer",  # 130 s
+                 "test_cpp_infer.py", "test_backends.py", "test_feature_settings.py",  # 65-70 s
+                 "test_distributed.py", "test_eval.py", "test_export.py", "test_inference.py",  # 40-60 s
+                 "test_settings.py", "test_train_py.py", "test_preprocess.py", "test_cpu_dispatch.py",  # 25-40 s
+                 "test_model.py", "test_architecture.py", "test_metrics.py", "test_backend_choice.py")  # 6-20 s
 
 
 def work_unit(nodeid):
