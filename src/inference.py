@@ -59,6 +59,7 @@ class Vocoder:
         self.chunk_frames = chunk_frames
         self.context = context
         self.shapes_seen = set()  # input shapes run so far (a new shape may cost a graph compile)
+        self.lengths_cut = set()  # short input lengths whole mode has cut (_cut_short)
         self.warned = set()  # names of inputs already warned about (warn_if_not_log_mel)
 
     @classmethod
@@ -98,10 +99,22 @@ class Vocoder:
         frames = normalized.shape[1]
         hop = self.hop
         audio = np.empty(frames * hop, dtype=np.float32)
-        for in_start, in_end, out_start, out_end in chunk_plan(frames, self.chunk_frames, self.context):
+        plan = chunk_plan(frames, self.chunk_frames, self.context, self._cut_short(frames))
+        for in_start, in_end, out_start, out_end in plan:
             out = self.run(normalized[None, :, in_start:in_end])[0]
             audio[out_start * hop: out_end * hop] = out[(out_start - in_start) * hop: (out_end - in_start) * hop]
         return audio
+
+    def _cut_short(self, frames):
+        """Whether an input of at most a span is cut into the chunks' shapes (src/windows.chunk_plan):
+        on a backend much slower on a length it sees once, the first time that length comes. A length
+        that recurs runs whole, so that the backend compiles it: then faster than the cut's extra frames."""
+        if not self.backend.few_shapes or frames > self.chunk_frames + 2 * self.context or frames in self.lengths_cut:
+            return False
+        if len(self.lengths_cut) > 1024:  # bounded: lengths of many short files
+            self.lengths_cut.clear()
+        self.lengths_cut.add(frames)
+        return True
 
     def windowed(self, log_mel):
         windows = split_windows(log_mel, self.eval_length)

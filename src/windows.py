@@ -6,7 +6,8 @@ host-side steps (ascend310_infer/preprocess.py, postprocess.py) run these on mac
   normalisation, outputs cross-faded linearly over the overlap.
 - Exact chunks (the Vocoder's whole mode and streaming): spans of chunk + 2·context frames whose
   inner output equals the one-pass output (context from src.architecture's receptive field); the
-  last one shorter, a multiple of a quarter span.
+  last one shorter, a multiple of a quarter span; for backends that compile per shape, short inputs
+  too.
 """
 import numpy as np
 
@@ -77,29 +78,37 @@ def merge_windows(audio_windows, frames, eval_length=240, hop_size=HOP):
 CONTEXT_FRAMES = GENERATOR.context_frames()  # 8 for the zoo's generator
 
 
-def chunk_plan(frames, chunk_frames, context=CONTEXT_FRAMES):
+def chunk_plan(frames, chunk_frames, context=CONTEXT_FRAMES, few_shapes=False):
     """(in_start, in_end, out_start, out_end) per chunk. Every chunk but the last reads span = chunk +
-    2·context frames (shifted inwards at the ends), so one compiled graph serves them all; the last
-    reads what last_chunk_start says."""
+    2·context frames, so one compiled graph serves them all; the last, once the rest fits in a span
+    with its context (as a stream's flush), reads what last_chunk_start says. An input of at most a
+    span runs in one pass, unless `few_shapes` (a backend much slower on a length it sees once):
+    then one whose length is not a multiple of a quarter span is cut too, in spans of the largest
+    multiple it holds, so that every input runs in the chunks' four shapes (measured, OpenVINO: a
+    length seen once runs at ~2x the time per frame of a compiled shape; the cut reads ~1.35x the
+    frames of a 1-3 s input)."""
     span = chunk_frames + 2 * context
+    quarter = -(-span // 4)
     if frames <= span:
-        return [(0, frames, 0, frames)]
-    plan = []
-    for out_start in range(0, frames, chunk_frames):
-        out_end = min(frames, out_start + chunk_frames)
-        if out_end < frames:
-            in_start = min(max(0, out_start - context), frames - span)
-            plan.append((in_start, in_start + span, out_start, out_end))
-        else:
-            plan.append((last_chunk_start(frames, out_start, span, context), frames, out_start, out_end))
+        short_span = frames // quarter * quarter
+        if not few_shapes or short_span in (0, frames) or short_span <= 2 * context:
+            return [(0, frames, 0, frames)]
+        span = short_span
+    plan, chunk, out_start = [], span - 2 * context, 0
+    while frames - out_start + context > span:
+        in_start = max(0, out_start - context)
+        plan.append((in_start, in_start + span, out_start, out_start + chunk))
+        out_start += chunk
+    plan.append((last_chunk_start(frames, out_start, span, context, quarter), frames, out_start, frames))
     return plan
 
 
-def last_chunk_start(frames, out_start, span, context=CONTEXT_FRAMES):
+def last_chunk_start(frames, out_start, span, context=CONTEXT_FRAMES, quarter=None):
     """Where the chunk giving frames out_start..frames (the input's end) starts reading: `context`
-    frames before out_start, moved left until it reads a multiple of a quarter span, at most a span
-    (more context changes nothing). A full span computed half a chunk on average only to drop it,
-    and the exact length would be a new shape per input (measured: OpenVINO's any-length model at
-    1.75x the time per frame of a compiled shape); so a corpus's tails take at most three more shapes."""
-    quarter = -(-span // 4)
+    frames before out_start, moved left until it reads a multiple of `quarter` (default a quarter
+    span), at most a span (more context changes nothing). A full span computed half a chunk on
+    average only to drop it, and the exact length would be a new shape per input (measured:
+    OpenVINO's any-length model at 1.75x the time per frame of a compiled shape); so a corpus's
+    tails take at most three more shapes."""
+    quarter = quarter or -(-span // 4)
     return max(0, frames - min(span, -(-(frames - out_start + context) // quarter) * quarter))

@@ -137,6 +137,13 @@ def test_openvino_compiles_a_shape_once_it_recurs(ckpt, generator):
         got = Vocoder(backend, chunk_frames=40)(mel)
         assert np.max(np.abs(got - _one_pass(generator, mel))) <= TOL
     assert list(backend.requests) == [(1, 80, 50), (1, 80, 56), (1, 80, 28)]
+    # an input shorter than a span is cut into quarter spans the first time its length comes (45
+    # frames: 42 and 28), and runs whole when it recurs, so that its own shape gets compiled
+    mel, vocoder = _mel(45, seed=45), Vocoder(backend, chunk_frames=40)
+    for _ in range(3):
+        assert np.max(np.abs(vocoder(mel) - _one_pass(generator, mel))) <= TOL
+    assert list(backend.requests) == [(1, 80, 50), (1, 80, 56), (1, 80, 28), (1, 80, 45)]
+    assert (1, 80, 42) in backend.seen_once
 
 
 def test_vocoder_from_checkpoint_takes_backend_and_same_input_errors(ckpt, onnx_file):

@@ -51,9 +51,10 @@ def test_merge_windows_checks_its_input():
         merge_windows(np.zeros((1, 100), np.float32), 10)
 
 
-@pytest.mark.parametrize("frames", [1, 56, 57, 240, 256, 257, 300, 481, 487, 1000])
-def test_chunk_plan_covers_each_frame_once_with_its_context(frames):
-    plan = chunk_plan(frames, 240, 8)
+@pytest.mark.parametrize("few_shapes", [False, True])
+@pytest.mark.parametrize("frames", [1, 56, 57, 64, 100, 120, 200, 240, 255, 256, 257, 300, 481, 487, 1000])
+def test_chunk_plan_covers_each_frame_once_with_its_context(frames, few_shapes):
+    plan = chunk_plan(frames, 240, 8, few_shapes)
     outputs = [f for _, _, out_start, out_end in plan for f in range(out_start, out_end)]
     assert outputs == list(range(frames))
     for in_start, in_end, out_start, out_end in plan:
@@ -63,6 +64,11 @@ def test_chunk_plan_covers_each_frame_once_with_its_context(frames):
         assert {in_end - in_start for in_start, in_end, _, _ in plan[:-1]} == {256}
         in_start, in_end, out_start, _ = plan[-1]
         assert in_end == frames and (in_end - in_start) % 64 == 0 and 0 <= out_start - 8 - in_start < 64
+        assert plan == chunk_plan(frames, 240, 8)  # few_shapes is about short inputs only
+    elif few_shapes and frames >= 64:  # a short input too runs in the chunks' shapes: quarter spans
+        assert {in_end - in_start for in_start, in_end, _, _ in plan} <= {64, 128, 192, 256}
+    else:
+        assert plan == [(0, frames, 0, frames)]
 
 
 # ---- fast generator, Vocoder, chunking, streaming ----

@@ -23,10 +23,13 @@ class Backend:
     """Base of the backends: `__call__(normalized) -> audio`, plus what Vocoder needs to know.
 
     fixed_frames: the frame count a fixed-shape model takes (None: any length).
+    few_shapes: a length seen once runs much slower than a compiled shape (OpenVINO: ~2x per frame),
+    so whole mode cuts short inputs into the chunks' shapes too (src/windows.chunk_plan).
     """
 
     name = ""
     fixed_frames = None
+    few_shapes = False
     choice = ""  # why this backend, when --backend auto chose it
     settings = ZOO_SETTINGS  # what the model expects (src/settings.py); the zoo's unless the source says
 

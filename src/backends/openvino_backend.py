@@ -2,9 +2,10 @@
 
 A shape that recurs gets a model compiled for it (static shapes let the CPU plugin pick its best
 kernels, ~10-25 % faster here; chunks and stream pieces have one shape by design, their last ones
-at most three more, src/windows.last_chunk_start). A length seen once, a short file, runs through
-the dynamic-shape model instead of paying ~0.5 s of compiling. At most MAX_SHAPES static models stay
-compiled, so memory stays flat however many files of different lengths pass through.
+and short inputs at most three more, src/windows.chunk_plan). A length seen once (a short stream,
+an input shorter than a quarter span) runs through the dynamic-shape model instead of paying ~0.5 s
+of compiling. At most MAX_SHAPES static models stay compiled, so memory stays flat however many
+files of different lengths pass through.
 """
 from collections import OrderedDict
 
@@ -19,6 +20,7 @@ MAX_SHAPES = 4
 
 class OpenVinoBackend(OnnxSourced):
     name = package = "openvino"
+    few_shapes = True
 
     def __init__(self, model, source, precision="fp32", threads=0, settings=ZOO_SETTINGS):
         """model: a path or the serialized ONNX bytes; source names it in messages; settings: what it expects."""
@@ -45,7 +47,7 @@ class OpenVinoBackend(OnnxSourced):
 
     def _request(self, shape):
         """The request for this input shape: a model compiled for it once the shape recurs (chunks,
-        stream pieces), the dynamic-shape model for a length seen once (a short file: no compile)."""
+        stream pieces), the dynamic-shape model for a length seen once (no compile)."""
         request = self.requests.get(shape)
         if request is not None:
             self.requests.move_to_end(shape)
