@@ -12,6 +12,7 @@ eval.py would use. The ratio says how much the per-file overhead and the chunkin
 """
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -49,46 +50,50 @@ def main(argv=None):
 
     print(cpu_dispatch.header())
     work = tempfile.mkdtemp(prefix="bench_corpus_")
-    ckpt = args.checkpoint
-    if not ckpt:
-        ms.set_seed(0)
-        ckpt = os.path.join(work, "random.ckpt")
-        save_generator(Generator(), ckpt, ZOO_SETTINGS)
-    rng = np.random.default_rng(0)
-    mels = os.path.join(work, "mels")
-    seconds = rng.uniform(args.min_seconds, args.max_seconds, args.count)
-    for i, s in enumerate(seconds):
-        save_npy(os.path.join(mels, f"utt{i:03d}.npy"), random_log_mel(rng, (ZOO.n_mels, int(s * ZOO.sample_rate) // ZOO.hop)))
+    try:
+        ckpt = args.checkpoint
+        if not ckpt:
+            ms.set_seed(0)
+            ckpt = os.path.join(work, "random.ckpt")
+            save_generator(Generator(), ckpt, ZOO_SETTINGS)
+        rng = np.random.default_rng(0)
+        mels = os.path.join(work, "mels")
+        seconds = rng.uniform(args.min_seconds, args.max_seconds, args.count)
+        for i, s in enumerate(seconds):
+            frames = int(s * ZOO.sample_rate) // ZOO.hop
+            save_npy(os.path.join(mels, f"utt{i:03d}.npy"), random_log_mel(rng, (ZOO.n_mels, frames)))
 
-    vocoder = Vocoder.from_checkpoint(ckpt, backend=args.backend)
-    window = random_log_mel(rng, (ZOO.n_mels, WINDOW_FRAMES))
+        vocoder = Vocoder.from_checkpoint(ckpt, backend=args.backend)
+        window = random_log_mel(rng, (ZOO.n_mels, WINDOW_FRAMES))
 
-    def time_windows():
-        for _ in range(3):  # compile, and a process's first calls are slower (allocations, kernels)
-            vocoder(window)
-        runs = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            vocoder(window)
-            runs.append(time.perf_counter() - start)
-        return runs
+        def time_windows():
+            for _ in range(3):  # compile, and a process's first calls are slower (allocations, kernels)
+                vocoder(window)
+            runs = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                vocoder(window)
+                runs.append(time.perf_counter() - start)
+            return runs
 
-    runs = time_windows()
-    cfg = get_config(["--eval_model_path", ckpt, "--eval_data_path", mels, "--output_path", os.path.join(work, "out"),
-                      "--metrics", "none", "--backend", args.backend])
-    start = time.perf_counter()
-    rows = eval_script.run(cfg)
-    wall = time.perf_counter() - start
-    runs += time_windows()  # before and after: the machine's pace may change during the corpus
-    window_x = WINDOW_FRAMES * ZOO.hop / ZOO.sample_rate / statistics.median(runs)
-    audio = sum(r["seconds"] for r in rows)
-    corpus_x = audio / wall
-    print(f"\n{args.count} files of {args.min_seconds:g}-{args.max_seconds:g} s ({audio:.0f} s of audio), "
-          f"backend {args.backend}:")
-    print(f"one {WINDOW_FRAMES}-frame window: {window_x:.1f}x real time (median of {2 * args.repeats}, half before "
-          f"and half after the corpus)")
-    print(f"eval.py --metrics none over the folder (model load and every file read and written included): "
-          f"{wall:.1f} s = {corpus_x:.1f}x real time = {corpus_x / window_x:.2f} of the window figure")
+        runs = time_windows()
+        cfg = get_config(["--eval_model_path", ckpt, "--eval_data_path", mels, "--metrics", "none",
+                          "--output_path", os.path.join(work, "out"), "--backend", args.backend])
+        start = time.perf_counter()
+        rows = eval_script.run(cfg)
+        wall = time.perf_counter() - start
+        runs += time_windows()  # before and after: the machine's pace may change during the corpus
+        window_x = WINDOW_FRAMES * ZOO.hop / ZOO.sample_rate / statistics.median(runs)
+        audio = sum(r["seconds"] for r in rows)
+        corpus_x = audio / wall
+        print(f"\n{args.count} files of {args.min_seconds:g}-{args.max_seconds:g} s ({audio:.0f} s of audio), "
+              f"backend {args.backend}:")
+        print(f"one {WINDOW_FRAMES}-frame window: {window_x:.1f}x real time (median of {2 * args.repeats}, half "
+              f"before and half after the corpus)")
+        print(f"eval.py --metrics none over the folder (model load and every file read and written included): "
+              f"{wall:.1f} s = {corpus_x:.1f}x real time = {corpus_x / window_x:.2f} of the window figure")
+    finally:  # ~60 MB of mels and WAVs per run
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
