@@ -59,7 +59,7 @@ class Vocoder:
         self.chunk_frames = chunk_frames
         self.context = context
         self.shapes_seen = set()  # input shapes run so far (a new shape may cost a graph compile)
-        self.lengths_cut = set()  # short input lengths whole mode has cut (_cut_short)
+        self.lengths_seen = set()  # input lengths whole mode has run (_cut_short)
         self.warned = set()  # names of inputs already warned about (warn_if_not_log_mel)
 
     @classmethod
@@ -109,11 +109,11 @@ class Vocoder:
         """Whether an input of at most a span is cut into the chunks' shapes (src/windows.chunk_plan):
         on a backend much slower on a length it sees once, the first time that length comes. A length
         that recurs runs whole, so that the backend compiles it: then faster than the cut's extra frames."""
-        if not self.backend.few_shapes or frames > self.chunk_frames + 2 * self.context or frames in self.lengths_cut:
+        if not self.backend.few_shapes or frames in self.lengths_seen:
             return False
-        if len(self.lengths_cut) > 1024:  # bounded: lengths of many short files
-            self.lengths_cut.clear()
-        self.lengths_cut.add(frames)
+        if len(self.lengths_seen) > 1024:  # bounded: lengths of many files
+            self.lengths_seen.clear()
+        self.lengths_seen.add(frames)
         return True
 
     def windowed(self, log_mel):
