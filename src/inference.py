@@ -14,7 +14,7 @@ import numpy as np
 
 from src import cpu_dispatch
 from src.audio import check_mel, warn_if_not_log_mel
-from src.backends import Backend, BackendError, make_backend
+from src.backends import Backend, BackendError, first_time, make_backend
 from src.backends.mindspore_backend import MindSporeBackend
 from src.errors import ConfigError
 from src.features import normalize_mel
@@ -109,12 +109,7 @@ class Vocoder:
         """Whether an input of at most a span is cut into the chunks' shapes (src/windows.chunk_plan):
         on a backend much slower on a length it sees once, the first time that length comes. A length
         that recurs runs whole, so that the backend compiles it: then faster than the cut's extra frames."""
-        if not self.backend.few_shapes or frames in self.lengths_seen:
-            return False
-        if len(self.lengths_seen) > 1024:  # bounded: lengths of many files
-            self.lengths_seen.clear()
-        self.lengths_seen.add(frames)
-        return True
+        return self.backend.few_shapes and first_time(self.lengths_seen, frames)
 
     def windowed(self, log_mel):
         windows = split_windows(log_mel, self.eval_length)

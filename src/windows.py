@@ -88,10 +88,10 @@ def chunk_plan(frames, chunk_frames, context=CONTEXT_FRAMES, few_shapes=False):
     length seen once runs at ~2x the time per frame of a compiled shape; the cut reads ~1.35x the
     frames of a 1-3 s input)."""
     span = chunk_frames + 2 * context
-    quarter = -(-span // 4)
+    quarter = quarter_span(span)
     if frames <= span:
         short_span = frames // quarter * quarter
-        if not few_shapes or short_span in (0, frames) or short_span <= 2 * context:
+        if not few_shapes or short_span == frames or short_span <= 2 * context:
             return [(0, frames, 0, frames)]
         span = short_span
     plan, chunk, out_start = [], span - 2 * context, 0
@@ -103,6 +103,11 @@ def chunk_plan(frames, chunk_frames, context=CONTEXT_FRAMES, few_shapes=False):
     return plan
 
 
+def quarter_span(span):
+    """The step a last chunk's (and, with few_shapes, a short input's) reads are rounded up to."""
+    return -(-span // 4)
+
+
 def last_chunk_start(frames, out_start, span, context=CONTEXT_FRAMES, quarter=None):
     """Where the chunk giving frames out_start..frames (the input's end) starts reading: `context`
     frames before out_start, moved left until it reads a multiple of `quarter` (default a quarter
@@ -110,5 +115,5 @@ def last_chunk_start(frames, out_start, span, context=CONTEXT_FRAMES, quarter=No
     average only to drop it, and the exact length would be a new shape per input (measured:
     OpenVINO's any-length model at 1.75x the time per frame of a compiled shape); so a corpus's
     tails take at most three more shapes."""
-    quarter = quarter or -(-span // 4)
+    quarter = quarter or quarter_span(span)
     return max(0, frames - min(span, -(-(frames - out_start + context) // quarter) * quarter))

@@ -169,6 +169,17 @@ def _source_settings(source, kind):
     return read_sidecar(str(source))
 
 
+def first_time(seen, key, limit=1024):
+    """Whether `key` (an input shape or length) is new to the set `seen`, adding it. The set is emptied
+    past `limit` keys, so memory stays bounded however many lengths (short files) pass through."""
+    if key in seen:
+        return False
+    if len(seen) > limit:
+        seen.clear()
+    seen.add(key)
+    return True
+
+
 def input_frames(shape, source, n_mels=ZOO_SETTINGS.features.n_mels):
     """Frame count of a model's input shape [N, n_mels, T] (None if T is dynamic); checks the mel bands."""
     if len(shape) != 3 or (shape[1] is not None and shape[1] != n_mels):

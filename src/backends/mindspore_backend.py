@@ -6,7 +6,7 @@ compile (~1 s) per file, as the OpenVINO backend does. The any-length graph is a
 """
 import numpy as np
 
-from src.backends import Backend, BackendError, input_frames
+from src.backends import Backend, BackendError, first_time, input_frames
 from src.settings import read_sidecar, settings_of
 
 
@@ -73,10 +73,7 @@ class MindSporeBackend(Backend):
     def __call__(self, normalized):
         shape = tuple(normalized.shape)
         net = self.compiled
-        if self.any_length is not None and shape not in self.seen_once:
-            if len(self.seen_once) > 1024:  # bounded: lengths of many short files
-                self.seen_once.clear()
-            self.seen_once.add(shape)
+        if self.any_length is not None and first_time(self.seen_once, shape):
             net = self.any_length
         out = net(self.ms.Tensor(np.ascontiguousarray(normalized, dtype=np.float32)))
         return out.asnumpy().reshape(normalized.shape[0], -1)

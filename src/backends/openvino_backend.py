@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from src.backends import BackendError, OnnxSourced, input_frames, require
+from src.backends import BackendError, OnnxSourced, first_time, input_frames, require
 from src.settings import ZOO_SETTINGS
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}  # also the openvino.Type attribute of each
@@ -52,10 +52,7 @@ class OpenVinoBackend(OnnxSourced):
         if request is not None:
             self.requests.move_to_end(shape)
             return request
-        if self.fixed_frames is None and shape not in self.seen_once:
-            if len(self.seen_once) > 1024:  # bounded: lengths of many short files
-                self.seen_once.clear()
-            self.seen_once.add(shape)
+        if self.fixed_frames is None and first_time(self.seen_once, shape):
             if self.dynamic_request is None:
                 self.dynamic_request = self._compile(self.model, "any length")
             return self.dynamic_request
