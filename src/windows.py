@@ -80,8 +80,9 @@ CONTEXT_FRAMES = GENERATOR.context_frames()  # 8 for the zoo's generator
 
 def chunk_plan(frames, chunk_frames, context=CONTEXT_FRAMES, few_shapes=False):
     """(in_start, in_end, out_start, out_end) per chunk. Every chunk but the last reads span = chunk +
-    2·context frames, so one compiled graph serves them all; the last, once the rest fits in a span
-    with its context (as a stream's flush), reads what last_chunk_start says. An input of at most a
+    2·context frames, so one compiled graph serves them all (the first gives chunk + context frames:
+    nothing comes before the input's start); the last, once the rest fits in a span with its context
+    (as a stream's flush), reads what last_chunk_start says. An input of at most a
     span runs in one pass, unless `few_shapes` (a backend much slower on a length it sees once):
     then one whose length is not a multiple of a quarter span is cut too, in spans of the largest
     multiple it holds, so that every input runs in the chunks' four shapes (measured, OpenVINO: a
@@ -94,11 +95,12 @@ def chunk_plan(frames, chunk_frames, context=CONTEXT_FRAMES, few_shapes=False):
         if not few_shapes or short_span == frames or short_span <= 2 * context:
             return [(0, frames, 0, frames)]
         span = short_span
-    plan, chunk, out_start = [], span - 2 * context, 0
+    plan, out_start = [], 0
     while frames - out_start + context > span:
         in_start = max(0, out_start - context)
-        plan.append((in_start, in_start + span, out_start, out_start + chunk))
-        out_start += chunk
+        out_end = in_start + span - context  # context on the right only
+        plan.append((in_start, in_start + span, out_start, out_end))
+        out_start = out_end
     plan.append((last_chunk_start(frames, out_start, span, context, quarter), frames, out_start, frames))
     return plan
 

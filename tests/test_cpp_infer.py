@@ -153,18 +153,6 @@ def test_cpp_app_on_cpu_matches_python(app, work, lite_model, generator, python_
     assert_wavs_match(work / "cpp_wav", python_wavs)
 
 
-def test_run_infer_cpp_end_to_end(app, work, model, mels, python_wavs):
-    before = open(model, "rb").read()
-    out = work / "script_run"
-    result = run(["bash", os.path.join(ROOT, "scripts", "run_infer_cpp.sh"), model, str(mels), "CPU", "0"],
-                 cwd=work, env={"INFER_OUTPUT": str(out)})
-    assert result.returncode == 0, result.stderr
-    assert "wrote 2 WAV file(s)" in result.stdout
-    assert_wavs_match(out / "wav", python_wavs)
-    assert (out / "time_Result" / "test_perform_static.txt").read_text().startswith("NN inference cost")
-    assert open(model, "rb").read() == before  # the Lite conversion works on a copy
-
-
 def test_dynamic_frame_axis_model_in_cpp(app, work, generator, mels, tmp_path):
     """A MINDIR exported with --dynamic_length runs windows of another length (here 100 frames)."""
     model = export.export(get_config(["--checkpoint_path", generator[0], "--file_name", str(tmp_path / "dyn"),
@@ -237,7 +225,10 @@ def test_bad_arguments_are_one_line(work, model, mels, tmp_path):
                    "cannot write")
 
 
-def test_kill_mid_run_then_rerun_works(app, work, model, mels, python_wavs, tmp_path):
+def test_run_infer_cpp_killed_mid_run_then_end_to_end(app, work, model, mels, python_wavs, tmp_path):
+    """scripts/run_infer_cpp.sh killed mid-run leaves only complete files; run again, it goes end to end
+    (preprocess, Lite conversion of a copy, the app, postprocess) to WAVs equal to Python's."""
+    before = open(model, "rb").read()
     out = tmp_path / "run"
     cmd = ["bash", os.path.join(ROOT, "scripts", "run_infer_cpp.sh"), model, str(mels), "CPU"]
     env = dict(os.environ, INFER_OUTPUT=str(out))
@@ -250,9 +241,12 @@ def test_kill_mid_run_then_rerun_works(app, work, model, mels, python_wavs, tmp_
     proc.wait()
     for path in (out / "result_Files").glob("*.bin"):  # whatever was written is complete
         assert path.stat().st_size == 240 * 256 * 4
-    result = script(model, mels, "CPU", cwd=tmp_path, env={"INFER_OUTPUT": str(out)})
+    result = script(model, mels, "CPU", "0", cwd=tmp_path, env={"INFER_OUTPUT": str(out)})
     assert result.returncode == 0, result.stderr
+    assert "wrote 2 WAV file(s)" in result.stdout
     assert_wavs_match(out / "wav", python_wavs)
+    assert (out / "time_Result" / "test_perform_static.txt").read_text().startswith("NN inference cost")
+    assert open(model, "rb").read() == before  # the Lite conversion works on a copy
 
 
 def test_run_eval_cpu_script(work, generator, mels, python_wavs, tmp_path):

@@ -62,6 +62,7 @@ def test_chunk_plan_covers_each_frame_once_with_its_context(frames, few_shapes):
         assert out_start - in_start >= min(8, out_start) and in_end - out_end >= min(8, frames - out_end)
     if frames > 256:  # every chunk but the last is one shape; the last reads a quarter span at most more
         assert {in_end - in_start for in_start, in_end, _, _ in plan[:-1]} == {256}
+        assert plan[0][3] == 248  # the first chunk needs no context before the input's start
         in_start, in_end, out_start, _ = plan[-1]
         assert in_end == frames and (in_end - in_start) % 64 == 0 and 0 <= out_start - 8 - in_start < 64
         assert plan == chunk_plan(frames, 240, 8)  # few_shapes is about short inputs only
