@@ -12,7 +12,7 @@ import pytest
 import export
 from src import cpu_dispatch
 from src.backends import BackendError, make_backend
-from src.inference import Vocoder
+from src.inference import RECENT_INPUTS, Vocoder
 from src.metrics import snr_db
 from src.model_utils.config import get_config
 from tests.damage import damage_file
@@ -137,13 +137,19 @@ def test_openvino_compiles_a_shape_once_it_recurs(ckpt, generator):
         got = Vocoder(backend, chunk_frames=40)(mel)
         assert np.max(np.abs(got - _one_pass(generator, mel))) <= TOL
     assert list(backend.requests) == [(1, 80, 50), (1, 80, 56), (1, 80, 28)]
-    # an input shorter than a span is cut into quarter spans the first time its length comes (45
-    # frames: 42 and 28), and runs whole when it recurs, so that its own shape gets compiled
+    # an input shorter than a span is cut into quarter spans (45 frames: 42 and 28), unless its length
+    # is among the last RECENT_INPUTS inputs: then it runs whole, so that its own shape gets compiled
     mel, vocoder = _mel(45, seed=45), Vocoder(backend, chunk_frames=40)
     for _ in range(3):
         assert np.max(np.abs(vocoder(mel) - _one_pass(generator, mel))) <= TOL
     assert list(backend.requests) == [(1, 80, 50), (1, 80, 56), (1, 80, 28), (1, 80, 45)]
     assert (1, 80, 42) in backend.seen_once
+    # a length that comes back only after RECENT_INPUTS others (a corpus's) is cut again: it never
+    # reaches the backend whole, so it takes no compiled model from the chunks' shapes
+    for frames in (33, *[97] * RECENT_INPUTS, 33):
+        mel = _mel(frames, seed=frames)
+        assert np.max(np.abs(vocoder(mel) - _one_pass(generator, mel))) <= TOL
+    assert (1, 80, 33) not in vocoder.shapes_seen and (1, 80, 33) not in backend.requests
 
 
 def test_vocoder_from_checkpoint_takes_backend_and_same_input_errors(ckpt, onnx_file):
