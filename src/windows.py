@@ -82,12 +82,11 @@ def chunk_plan(frames, chunk_frames, context=CONTEXT_FRAMES, few_shapes=False):
     """(in_start, in_end, out_start, out_end) per chunk. Every chunk but the last reads span = chunk +
     2·context frames, so one compiled graph serves them all (the first gives chunk + context frames:
     nothing comes before the input's start); the last, once the rest fits in a span with its context
-    (as a stream's flush), reads what last_chunk_start says. An input of at most a
-    span runs in one pass, unless `few_shapes` (a backend much slower on a length it sees once):
-    then one whose length is not a multiple of a quarter span is cut too, in spans of the largest
-    multiple it holds, so that every input runs in the chunks' four shapes (measured, OpenVINO: a
-    length seen once runs at ~2x the time per frame of a compiled shape; the cut reads ~1.35x the
-    frames of a 1-3 s input)."""
+    (as a stream's flush), reads what last_chunk_start says. An input of at most a span runs in one
+    pass, unless `few_shapes` (a backend much slower on a length it sees once): then one whose length
+    is not a multiple of a quarter span is cut too, in spans of the largest multiple it holds, so that
+    every input runs in the chunks' four shapes (measured, OpenVINO: a length seen once runs at ~2x the
+    time per frame of a compiled shape; the cut reads ~1.26x the frames of a 1-3 s input)."""
     span = chunk_frames + 2 * context
     quarter = quarter_span(span)
     if frames <= span:
