@@ -170,8 +170,8 @@ def _source_settings(source, kind):
 
 
 def first_time(seen, key, limit=1024):
-    """Whether `key` (an input shape or length) is new to the set `seen`, adding it. The set is emptied
-    past `limit` keys, so memory stays bounded however many lengths (short files) pass through."""
+    """Whether `key` (an input shape) is new to the set `seen`, adding it. The set is emptied past
+    `limit` keys, so memory stays bounded however many shapes (short files, last chunks) pass through."""
     if key in seen:
         return False
     if len(seen) > limit:
