@@ -59,7 +59,8 @@ def run_worker(out_dir, argv):
     cfg = get_config(argv)
     rank, group_size = init_context(cfg)  # the trainer's gradient reducer needs the group
     sigterm_rank, step = map(int, os.environ["SIGTERM_RANK_AFTER_STEP"].split(","))
-    state = _train_recording(cfg, small_trainer(argv, group_size, shallow=True), step if rank == sigterm_rank else None)
+    trainer = small_trainer(argv, group_size, shallow=True, one_scale=True)
+    state = _train_recording(cfg, trainer, step if rank == sigterm_rank else None)
     np.savez(os.path.join(out_dir, f"rank{rank}.npz"), **state)
 
 
@@ -76,7 +77,7 @@ def test_two_rank_data_parallel_matches_one_process(dataset, tmp_path, graph_mod
 
     argv = [*TINY, "--data_path", str(dataset / "train"), "--max_steps", "2"]
     ms.set_seed(7)
-    reference = small_trainer(argv, shallow=True)
+    reference = small_trainer(argv, shallow=True, one_scale=True)
     initial = str(tmp_path / "initial.ckpt")
     reference.save(initial)
     # msrun starts workers with the `python` on PATH: make it this interpreter.

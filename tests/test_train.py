@@ -60,7 +60,7 @@ def test_loop_logs_saves_and_resumes_exactly(shared_trainer, dataset, tmp_path, 
     assert (scalar(at4, "loss_scale"), scalar(at4, "loss_scale_counter"), scalar(at4, "loss_scale_counter_d")) == (
         1024.0, 4, 2)
     assert scalar(at4, "train_cpu_seconds") > scalar(at2, "train_cpu_seconds") > 0
-    for name in ("conv1d_1.conv.weight", "dis3.conv7.conv.weight"):
+    for name in ("conv1d_1.conv.weight", "dis1.conv7.conv.weight"):
         assert not np.array_equal(at2[name].asnumpy(), at4[name].asnumpy()), f"{name} did not train"
     assert float(np.abs(at4["optimizer_d.moment2.dis1.conv2.0.conv.weight"].asnumpy()).max()) > 0
 
@@ -77,8 +77,8 @@ def test_loop_logs_saves_and_resumes_exactly(shared_trainer, dataset, tmp_path, 
     assert [line[:4] for line in log_lines(out)] == [line[:4] for line in lines[2:]]
     assert sorted(os.listdir(resumed)) == ["melgan-2_4.ckpt"]  # keep_checkpoint_max 1
     again = read_checkpoint(resumed / "melgan-2_4.ckpt")
-    for name in ("rses_4.block3.4.conv.weight", "dis2.conv5.0.conv.weight", "optimizer_g.moment1.conv1d_2.conv.weight",
-                 "optimizer_d.moment2.dis3.conv2.0.conv.weight", "optimizer_g.beta1_power", "optimizer_d.global_step"):
+    for name in ("rses_4.block3.4.conv.weight", "dis1.conv5.0.conv.weight", "optimizer_g.moment1.conv1d_2.conv.weight",
+                 "optimizer_d.moment2.dis1.conv2.0.conv.weight", "optimizer_g.beta1_power", "optimizer_d.global_step"):
         np.testing.assert_array_equal(again[name].asnumpy(), at4[name].asnumpy(), err_msg=name)
 
 
@@ -136,7 +136,7 @@ def test_generator_only_checkpoint_loads_for_finetuning(shared_trainer, dataset,
 
 def test_missing_optimizer_state_is_refused_before_anything_loads(shared_trainer, tmp_path):
     trainer = shared_trainer.fresh()
-    missing = "optimizer_d.moment1.dis2.conv4.0.conv.bias"
+    missing = "optimizer_d.moment1.dis1.conv4.0.conv.bias"
     items = [item for item in trainer.checkpoint_items() if item["name"] != missing]
     path = tmp_path / "partial.ckpt"
     save_checkpoint(items, str(path), append_dict={"epoch": 1, "step": 3})
