@@ -22,8 +22,8 @@ import sys
 import numpy as np
 
 from src.cli import check_device_target, run_main
-from src.errors import UserError
-from src.fileio import check_writable, remove_stale_temps, write_atomically, write_text
+from src.errors import CheckpointError, UserError
+from src.fileio import check_input_file, check_writable, remove_stale_temps, write_atomically, write_text
 from src.settings import check_declared, sidecar_path
 
 FORMATS = {"MINDIR": ".mindir", "AIR": ".air", "ONNX": ".onnx", "CKPT": ".ckpt"}
@@ -154,6 +154,8 @@ def verify(path, fmt, generator, mel_num, lengths):
 def export(cfg):
     """Export cfg.checkpoint_path's generator as cfg.file_format; returns the final path."""
     fmt, path = check_options(cfg)
+    # (src.checkpoint checks it too, after MindSpore's ~2 s import: a mistyped path fails at once)
+    check_input_file(cfg.checkpoint_path, "checkpoint", CheckpointError)
     check_device_target(cfg.device_target)
     check_writable(os.path.dirname(path), "exported model")
     remove_stale_temps(os.path.dirname(path), os.path.basename(path))
