@@ -69,6 +69,18 @@ def rng():
     return np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def context_mode():
+    """Every test starts in the session's mode (PYNATIVE, MindSpore's default), whatever the one before
+    it ran: src.training sets the mode from its config, and a test that trained in GRAPH mode and left it
+    so made the later tests of its worker compile a graph per call (measured: tests/test_spectral_loss.py
+    3 s after it in PYNATIVE, 25 s in GRAPH)."""
+    mode = ms.get_context("mode")
+    yield
+    if ms.get_context("mode") != mode:
+        ms.set_context(mode=mode)
+
+
 @pytest.fixture
 def graph_mode():
     """Training runs in graph mode (src.training sets it from the config); give other tests theirs back."""

@@ -119,4 +119,3 @@ def test_preset_preprocesses_trains_evaluates_and_exports(preset, corpus, tmp_pa
     path = export.export(get_config(["--checkpoint_path", ckpt, "--file_format", "ONNX",
                                      "--file_name", str(tmp_path / "m"), "--eval_length", "16", "--verify", "True"]))
     assert read_settings(path) == settings
-    ms.set_context(mode=ms.GRAPH_MODE)
