@@ -37,11 +37,11 @@ cpu_dispatch.set_device("CPU")  # as every entry point does
 # are short and both workers finish together (measured: the two used to end 20-30 s apart).
 SHARED_TRAINER_MODULES = {path.name for path in pathlib.Path(ROOT, "tests").glob("test_*.py")
                           if "shared_trainer" in path.read_text(encoding="utf-8")}
-LONGEST_FIRST = ("shared_trainer",  # 130 s
-                 "test_cpp_infer.py", "test_backends.py", "test_feature_settings.py",  # 65-70 s
-                 "test_distributed.py", "test_eval.py", "test_export.py", "test_inference.py",  # 40-60 s
+LONGEST_FIRST = ("shared_trainer",  # 110 s
+                 "test_cpp_infer.py", "test_backends.py", "test_feature_settings.py",  # 50-70 s
+                 "test_distributed.py", "test_eval.py", "test_export.py", "test_inference.py",  # 40-55 s
                  "test_settings.py", "test_train_py.py", "test_preprocess.py", "test_cpu_dispatch.py",  # 25-40 s
-                 "test_model.py", "test_architecture.py", "test_metrics.py", "test_backend_choice.py")  # 6-20 s
+                 "test_model.py", "test_architecture.py", "test_metrics.py", "test_backend_choice.py")  # 4-8 s
 
 
 def work_unit(nodeid):
