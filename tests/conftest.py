@@ -83,11 +83,9 @@ def context_mode():
 
 @pytest.fixture
 def graph_mode():
-    """Training runs in graph mode (src.training sets it from the config); give other tests theirs back."""
-    mode = ms.get_context("mode")
+    """Training runs in graph mode (src.training sets it from the config); `context_mode` gives the
+    next test its mode back."""
     ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=mode)
 
 
 @pytest.fixture(scope="session")
